@@ -1,0 +1,169 @@
+"""The ``adseed`` command line: parses flags, calls :class:`Workspace`, prints results.
+
+This is an edge: it is the only place (with the HTTP server) that prints, and it
+turns :class:`AdseedError` into one line on stderr and the error's exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from adseed.config import resolve_settings
+from adseed.errors import AdseedError, InvalidInput
+from adseed.workspace import Workspace
+
+
+def _bar(*, total: int | None, desc: str, unit: str = "it"):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, disable=not sys.stderr.isatty(), leave=False)
+
+
+def _edge(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Translate AdseedError into one line on stderr and its exit code."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except AdseedError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+def _settings(ctx: click.Context, **flags: Any):
+    return resolve_settings({**ctx.obj, **flags})
+
+
+def _workspace(ctx: click.Context, **flags: Any) -> Workspace:
+    return Workspace.open(_settings(ctx, **flags))
+
+
+@click.group()
+@click.option("--home", type=click.Path(path_type=Path), help="Workspace folder (ADSEED_HOME).")
+@click.version_option(package_name="adseed")
+@click.pass_context
+def main(ctx: click.Context, home: Path | None) -> None:
+    """adseed: audience segments to on-brand ad creative from the brand's own photos."""
+    ctx.obj = {"home": home}
+
+
+@main.command()
+@click.pass_context
+@_edge
+def init(ctx: click.Context) -> None:
+    """Create the workspace (volumes folder, Delta tables); safe to run again."""
+    ws = Workspace.init(_settings(ctx))
+    click.echo(f"workspace ready at {ws.home}")
+
+
+def _parse_tags(values: tuple[str, ...]) -> dict[str, str]:
+    tags = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"invalid --tag {item!r}: expected KEY=VALUE")
+        tags[key] = value
+    return tags
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--volume", required=True, help="Target volume, CATALOG.SCHEMA.VOLUME.")
+@click.option("--kind", type=click.Choice(["seed", "brand"]), default="seed", show_default=True)
+@click.option("--tag", "tags", multiple=True, help="KEY=VALUE tag for every file (repeatable).")
+@click.pass_context
+@_edge
+def ingest(ctx: click.Context, paths, volume: str, kind: str, tags: tuple[str, ...]) -> None:
+    """Copy images into a volume and mirror them in the Delta table `assets`."""
+    ws = _workspace(ctx)
+
+    def on_reject(source: str, reason: str) -> None:
+        click.echo(f"rejected {source}: {reason}", err=True)
+
+    report = ws.ingest(
+        paths, volume, kind=kind, tags=_parse_tags(tags), progress=_bar, on_reject=on_reject
+    )
+    click.echo(report.summary())
+
+
+@main.command()
+@click.option("--embedder", default=None, help="Embedder name (default: settings).")
+@click.option("--batch-size", type=int, default=None)
+@click.pass_context
+@_edge
+def embed(ctx: click.Context, embedder: str | None, batch_size: int | None) -> None:
+    """Embed every asset that has no vector for the embedder's model id."""
+    ws = _workspace(ctx, batch_size=batch_size)
+    report = ws.embed(embedder, progress=_bar)
+    click.echo(report.summary())
+
+
+@main.group()
+def index() -> None:
+    """The vector index synced from `asset_embeddings`."""
+
+
+@index.command("sync")
+@click.pass_context
+@_edge
+def index_sync(ctx: click.Context) -> None:
+    """Apply new, changed and deleted embedding rows to the index, by Delta version."""
+    ws = _workspace(ctx)
+    report = ws.sync_index(progress=_bar)
+    click.echo(report.summary())
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.pass_context
+@_edge
+def rm(ctx: click.Context, paths: tuple[str, ...]) -> None:
+    """Delete assets by volume path (file and rows; index entries at the next sync)."""
+    ws = _workspace(ctx)
+    report = ws.remove(list(paths))
+    click.echo(report.summary())
+
+
+@main.command()
+@click.argument("queries", nargs=-1, required=True)
+@click.option("-k", "k", type=click.IntRange(1, 1000), default=None, help="Hits per query.")
+@click.option("--kind", type=click.Choice(["seed", "brand"]), default=None)
+@click.option("--embedder", default=None)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line per query.")
+@click.pass_context
+@_edge
+def search(ctx: click.Context, queries, k, kind, embedder, as_json: bool) -> None:
+    """Text → top-K volume paths with scores."""
+    ws = _workspace(ctx)
+    for result in ws.search(list(queries), k=k, kind=kind, embedder=embedder):
+        if as_json:
+            click.echo(json.dumps(result.to_dict()))
+        else:
+            click.echo(f"# {result.query}")
+            for hit in result.hits:
+                click.echo(f"{hit.score:.4f}  {hit.path}")
+
+
+@main.command()
+@click.option("--images", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.pass_context
+@_edge
+def demo(ctx: click.Context, images: Path | None) -> None:
+    """Run the whole path offline: init, ingest, embed, sync, example searches."""
+    from adseed.demo import run_demo
+
+    run_demo(_settings(ctx), images=images, echo=click.echo, progress=_bar)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

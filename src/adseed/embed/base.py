@@ -1,0 +1,62 @@
+"""The one interface every embedder implements, and the registry that builds them.
+
+Built-in embedders register through the ``adseed.embedders`` entry-point group
+exactly like third-party ones, so a plugin package only has to declare
+``[project.entry-points."adseed.embedders"] name = "pkg.module:Class"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+
+from adseed.errors import ConfigError
+
+if TYPE_CHECKING:
+    from adseed.config import Settings
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Maps images and texts into one space; rows are L2-normalised float32 vectors.
+
+    ``model_id`` names the weights *and* the preprocessing, so vectors made by two
+    different ``model_id`` values are never compared with each other.
+    """
+
+    model_id: str
+    dim: int
+
+    def embed_images(self, images: Sequence[bytes]) -> np.ndarray:
+        """Encoded image files (JPEG, PNG …) → array (n, dim)."""
+        ...
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Texts → array (n, dim), in the same space as the images."""
+        ...
+
+
+def normalize(vectors: np.ndarray) -> np.ndarray:
+    """Row-wise L2 normalisation, safe for all-zero rows."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+def available_embedders() -> dict[str, str]:
+    """Registered embedder names → 'module:Class'."""
+    return {ep.name: ep.value for ep in entry_points(group="adseed.embedders")}
+
+
+def build_embedder(name: str, settings: Settings) -> Embedder:
+    """Instantiate the embedder registered under ``name`` with the resolved settings."""
+    eps = {ep.name: ep for ep in entry_points(group="adseed.embedders")}
+    if name not in eps:
+        known = ", ".join(sorted(eps)) or "none (is adseed installed?)"
+        raise ConfigError(f"unknown embedder {name!r}; registered: {known}")
+    cls = eps[name].load()
+    embedder: Embedder = cls.from_settings(settings)
+    return embedder

@@ -1,0 +1,65 @@
+"""The one error hierarchy of adseed.
+
+Library code raises these and never prints or exits; the edges translate them:
+the CLI maps ``exit_code`` to its process exit status, the HTTP server maps
+``http_status`` to a response status.
+"""
+
+from __future__ import annotations
+
+
+class AdseedError(Exception):
+    """Base of every error adseed raises on purpose."""
+
+    exit_code = 1
+    http_status = 500
+
+
+class ConfigError(AdseedError):
+    """Settings that cannot be resolved (bad file, bad value, unknown backend)."""
+
+    exit_code = 2
+    http_status = 500
+
+
+class InvalidInput(AdseedError):
+    """A request or argument that is malformed: the caller must change it."""
+
+    exit_code = 2
+    http_status = 400
+
+
+class InvalidName(InvalidInput):
+    """A catalog, schema, volume or file name that is not allowed (``..``, ``/``, NUL …)."""
+
+
+class InvalidPath(InvalidInput):
+    """A volume path that does not parse or would leave its volume."""
+
+
+class NotFound(AdseedError):
+    """A volume path, table or asset that does not exist."""
+
+    exit_code = 3
+    http_status = 404
+
+
+class RejectedFile(AdseedError):
+    """An input file that ingest refuses (not an image, truncated, too many pixels …)."""
+
+    exit_code = 4
+    http_status = 422
+
+
+class BackendError(AdseedError):
+    """A model or provider failed in a way the caller cannot fix by changing the request."""
+
+    exit_code = 5
+    http_status = 502
+
+
+class StateError(AdseedError):
+    """The workspace is not in a state that allows the operation (not initialised …)."""
+
+    exit_code = 6
+    http_status = 409

@@ -1,0 +1,1 @@
+"""Governed storage: volumes (folders of files) and the Delta tables that mirror them."""
