@@ -18,6 +18,7 @@ from typing import Any
 from adseed.errors import ConfigError
 
 DEFAULT_HOME = "./adseed-workspace"
+PATHS = {"home", "cache_dir"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Settings:
     ingest_commit_every: int = 256
     exact_search_below: int = 50_000
     default_k: int = 10
+    cache_dir: Path = Path("~/.cache/adseed")  # exported models and label vectors
 
     @property
     def volumes_root(self) -> Path:
@@ -72,7 +74,7 @@ def resolve_settings(
     """
     env = os.environ if env is None else env
     flags = {k: v for k, v in (flags or {}).items() if v is not None}
-    kinds = {f.name: (Path if f.name == "home" else type(f.default)) for f in fields(Settings)}
+    kinds = {f.name: type(f.default) if f.name not in PATHS else Path for f in fields(Settings)}
     values: dict[str, Any] = {}
 
     home = flags.get("home") or env.get("ADSEED_HOME") or DEFAULT_HOME
@@ -96,4 +98,6 @@ def resolve_settings(
     settings = Settings(**coerced)
     if settings.batch_size < 1 or settings.max_pixels < 1:
         raise ConfigError("batch_size and max_pixels must be positive")
-    return dataclasses.replace(settings, home=settings.home.resolve())
+    return dataclasses.replace(
+        settings, home=settings.home.resolve(), cache_dir=settings.cache_dir.expanduser()
+    )
