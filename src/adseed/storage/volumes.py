@@ -46,15 +46,23 @@ def check_file_name(name: str) -> str:
 
 
 def sanitize_file_name(name: str) -> str:
-    """Map an arbitrary input file name to a safe volume file name, keeping it readable."""
-    base = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    base = re.sub(r"[^A-Za-z0-9_.+=@()-]+", "_", base).lstrip("._-")
-    base = re.sub(r"\.{2,}", ".", base).rstrip(". ")
-    stem, dot, ext = base.rpartition(".")
-    if not dot:
-        stem, ext = base, ""
-    stem = stem[:150] or "file"
-    return f"{stem}.{ext[:16]}" if ext else stem
+    """Map an arbitrary input file name to a safe volume file name, keeping it readable.
+
+    The extension is split off the original name first, so a stem that sanitises to
+    nothing keeps it (``猫.jpg`` → ``file.jpg``), and the stem is cut before its
+    trailing dots are stripped, so a cut never yields ``stem..jpg``.
+    """
+    head, dot, tail = name.rpartition(".")
+    if dot and head and re.fullmatch(r"[A-Za-z0-9]{1,16}", tail):
+        return f"{_sanitize_stem(head)}.{tail}"
+    return _sanitize_stem(name)
+
+
+def _sanitize_stem(text: str) -> str:
+    base = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    base = re.sub(r"[^A-Za-z0-9_.+=@()-]+", "_", base)
+    base = re.sub(r"\.{2,}", ".", base).lstrip("._-")
+    return base[:150].rstrip(". ") or "file"
 
 
 @dataclass(frozen=True, order=True)
@@ -72,7 +80,9 @@ class VolumeRef:
             raise InvalidName(f"invalid volume {full_name!r}: expected CATALOG.SCHEMA.VOLUME")
         catalog, schema, volume = parts
         return cls(
-            check_name(catalog, "catalog"), check_name(schema, "schema"), check_name(volume, "volume")
+            check_name(catalog, "catalog"),
+            check_name(schema, "schema"),
+            check_name(volume, "volume"),
         )
 
     @property
