@@ -30,12 +30,6 @@ TINY_CLIP_CONFIG = {
 }
 TEXTS = ["dog owners who love the outdoors", "a cat on a windowsill", "coffee, morning", "x"]
 # Gaps a backend's owner knows about; the test still runs, and reports XPASS once fixed.
-KNOWN_GAPS = {
-    ("fake", "empty text"): "fake.py embeds an empty text as a zero vector",
-    ("fake", "empty list"): "fake.py np.stack()s nothing on an empty list and raises",
-}
-
-
 @dataclass
 class Backend:
     name: str
@@ -80,12 +74,7 @@ BACKENDS = [
     pytest.param(
         "conse",
         id="conse",
-        marks=[
-            pytest.mark.slow,
-            pytest.mark.skipif(
-                _missing("adseed.embed.conse"), reason="adseed.embed.conse is not written yet"
-            ),
-        ],
+        marks=pytest.mark.slow,
     ),
 ]
 
@@ -97,11 +86,6 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     flags = _clip_flags(home) if name == "clip" else {}
     settings = _settings(home, embedder=name, **flags)
     return Backend(name, build_embedder(name, settings), lambda: build_embedder(name, settings))
-
-
-def _known_gap(request: pytest.FixtureRequest, backend: Backend, gap: str) -> None:
-    if reason := KNOWN_GAPS.get((backend.name, gap)):
-        request.applymarker(pytest.mark.xfail(reason=reason))
 
 
 def _png(image: Image.Image) -> bytes:
@@ -151,14 +135,12 @@ def test_texts_are_unit_float32_rows(backend: Backend):
     _assert_unit_rows(backend.embedder.embed_texts(TEXTS), len(TEXTS), backend.embedder.dim)
 
 
-def test_empty_text_is_still_a_unit_vector(backend: Backend, request: pytest.FixtureRequest):
+def test_empty_text_is_still_a_unit_vector(backend: Backend):
     """A zero row would make cosine similarity NaN in the index."""
-    _known_gap(request, backend, "empty text")
     _assert_unit_rows(backend.embedder.embed_texts(["", "dog"]), 2, backend.embedder.dim)
 
 
-def test_empty_inputs_give_empty_arrays(backend: Backend, request: pytest.FixtureRequest):
-    _known_gap(request, backend, "empty list")
+def test_empty_inputs_give_empty_arrays(backend: Backend):
     for vectors in (backend.embedder.embed_images([]), backend.embedder.embed_texts([])):
         assert vectors.shape == (0, backend.embedder.dim)
         assert vectors.dtype == np.float32

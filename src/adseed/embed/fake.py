@@ -37,13 +37,12 @@ class FakeEmbedder:
         return cls()
 
     def _embed_words(self, text: str) -> np.ndarray:
-        words = [w for w in text.lower().replace(",", " ").split() if w]
-        if not words:
-            return np.zeros(self.dim, dtype=np.float32)
+        words = [w for w in text.lower().replace(",", " ").split() if w] or [""]
         return np.sum([_word_vector(w, self.dim) for w in words], axis=0)
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
-        return normalize(np.stack([self._embed_words(t) for t in texts]).reshape(-1, self.dim))
+        rows = [self._embed_words(t) for t in texts]
+        return normalize(np.array(rows, dtype=np.float32).reshape(-1, self.dim))
 
     def embed_images(self, images: Sequence[bytes]) -> np.ndarray:
         rows = []
@@ -55,4 +54,4 @@ class FakeEmbedder:
             except Exception:  # noqa: BLE001 - a fake: unreadable bytes just hash
                 label = ""
             rows.append(self._embed_words(label or hashlib.sha256(data).hexdigest()))
-        return normalize(np.stack(rows).reshape(-1, self.dim))
+        return normalize(np.array(rows, dtype=np.float32).reshape(-1, self.dim))
