@@ -55,7 +55,7 @@ def noise(size: tuple[int, int], seed: int = 0, mode: str = "RGB") -> Image.Imag
 
 @pytest.fixture(scope="module")
 def open_clip(tmp_path_factory: pytest.TempPathFactory):
-    from adseed.embed.clip import import_open_clip
+    from adseed.embed.open_clip_compat import import_open_clip
 
     module = import_open_clip()
     config = tmp_path_factory.mktemp("configs") / f"{TINY}.json"
@@ -257,7 +257,7 @@ def test_import_leaves_no_stand_in_behind(open_clip):
 
 
 def test_missing_open_clip_is_a_config_error_naming_the_extra(monkeypatch):
-    from adseed.embed.clip import import_open_clip
+    from adseed.embed.open_clip_compat import import_open_clip
 
     monkeypatch.setitem(sys.modules, "open_clip", None)  # what an uninstalled package looks like
     with pytest.raises(ConfigError, match=r"pip install 'adseed\[clip\]'"):
@@ -360,7 +360,7 @@ def test_scaling_normalisation_and_padding_fill():
 
 
 def _torchvision_usable() -> bool:
-    from adseed.embed.clip import _torchvision_usable
+    from adseed.embed.open_clip_compat import _torchvision_usable
 
     return _torchvision_usable()
 
