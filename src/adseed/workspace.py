@@ -115,7 +115,8 @@ class Workspace:
         """Texts → top-k volume paths with scores, one result list per query."""
         from adseed.index.search import search
 
-        return search(self.index, self.embedder(embedder), queries, k or self.settings.default_k, kind)
+        k = k or self.settings.default_k
+        return search(self.index, self.embedder(embedder), queries, k, kind)
 
     def remove(self, paths: Sequence[str]):
         """Delete assets: their files, ``assets`` rows and embedding rows (index on next sync)."""

@@ -174,6 +174,7 @@ class VolumeStore:
         staging.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=staging, prefix="stage-", suffix=".tmp")
         try:
+            os.fchmod(fd, 0o644)  # mkstemp makes 0600; volume files are shared reading
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
