@@ -102,3 +102,18 @@ def test_models_are_kept_apart(workspace) -> None:
     assert report.embedded == 1
     ids = workspace.tables.read("asset_embeddings")["model_id"].to_pylist()
     assert sorted(ids) == ["fake-bow-16", "fake-bow-32"]
+
+
+def test_embed_after_rm_and_reingest(workspace, tmp_path) -> None:
+    """A DELETE rewrites Delta files; reading contents afterwards must still work."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(4):
+        (photos / f"p{i}.png").write_bytes(make_png(f"pet {i}", color=(i * 40, 10, 10)))
+    report = workspace.ingest([photos], "main.t.v")
+    workspace.embed()
+    workspace.remove([report.paths[0]])
+    (photos / "late.png").write_bytes(make_png("late", color=(1, 2, 3)))
+    workspace.ingest([photos], "main.t.v")
+    again = workspace.embed()
+    assert (again.embedded, again.already) == (1, 3)

@@ -233,9 +233,9 @@ def test_vacuumed_change_feed_falls_back_to_a_rebuild(synced: Workspace):
 
 def test_large_change_set_reads_the_snapshot_once(synced: Workspace, monkeypatch):
     """Above the IN-list size the changed paths are filtered in memory: same outcome."""
-    import adseed.index.sync as sync_module
+    import adseed.storage.tables as tables_module
 
-    monkeypatch.setattr(sync_module, "_IN_CHUNK", 2)
+    monkeypatch.setattr(tables_module, "_MAX_SQL_IN", 2)
     add_assets(synced, {"fish_bowl": "fish bowl water", "horse_field": "horse field"})
     delete_rows(synced, "asset_embeddings", "dog_beach")
     delete_rows(synced, "assets", "dog_beach")

@@ -115,7 +115,7 @@ class Workspace:
         """Texts → top-k volume paths with scores, one result list per query."""
         from adseed.index.search import search
 
-        k = k or self.settings.default_k
+        k = self.settings.default_k if k is None else k
         return search(self.index, self.embedder(embedder), queries, k, kind)
 
     def remove(self, paths: Sequence[str]):

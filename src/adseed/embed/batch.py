@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
 from adseed.config import Settings
 from adseed.embed.base import Embedder
@@ -53,8 +52,7 @@ def pending_assets(tables: Tables, model_id: str) -> tuple[pa.Table, int]:
 
 
 def _read_contents(tables: Tables, paths: Sequence[str]) -> dict[str, bytes]:
-    dataset: ds.Dataset = tables.open("assets").to_pyarrow_dataset()
-    rows = dataset.to_table(columns=["path", "content"], filter=ds.field("path").isin(paths))
+    rows = tables.read("assets", columns=["path", "content"], filters=[("path", "in", paths)])
     return dict(zip(rows["path"].to_pylist(), rows["content"].to_pylist(), strict=True))
 
 

@@ -19,13 +19,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import QueryBuilder
 
 from adseed.index.store import INDEX_FORMAT, Watermark, row_schema
 from adseed.progress import ProgressFactory, no_progress
 from adseed.storage.tables import ASSETS as ASSETS_SCHEMA
 from adseed.storage.tables import EMBEDDINGS as EMBEDDINGS_SCHEMA
-from adseed.storage.tables import sql_quote
+from adseed.storage.tables import read_snapshot
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
@@ -40,7 +39,6 @@ _EMB_READ = pa.schema(
 )
 # Never ``content``: it holds the image bytes.
 _META_READ = pa.schema([ASSETS_SCHEMA.field(c) for c in ("path", "volume", "kind", "tags")])
-_IN_CHUNK = 2000  # paths per ``IN (...)`` list in one snapshot query
 
 
 class CdfUnavailable(Exception):
@@ -215,25 +213,9 @@ def _rebuild(
 
 
 def _read(dt: DeltaTable, schema: pa.Schema, paths: list[str] | None = None) -> pa.Table:
-    """The snapshot's columns named in ``schema``, only for ``paths`` when given.
-
-    A few paths go through delta-rs's DataFusion engine, which skips files by their
-    statistics (pyarrow's dataset filter fails on delta-rs 1.6 once a DELETE has
-    rewritten a file: string vs string_view in the file guarantees). Many paths read
-    the columns once and filter in memory, rather than scan once per IN-list chunk.
-    """
-    columns = schema.names
-    if paths is not None and len(paths) <= _IN_CHUNK:
-        if not paths:
-            return schema.empty_table()
-        select = ", ".join(f'"{c}"' for c in columns)
-        in_list = ", ".join(sql_quote(p) for p in paths)
-        sql = f"SELECT {select} FROM t WHERE path IN ({in_list})"
-        return pa.table(QueryBuilder().register("t", dt).execute(sql).read_all()).cast(schema)
-    table = dt.to_pyarrow_dataset().to_table(columns=columns).cast(schema)
-    if paths is not None:
-        table = table.filter(pc.is_in(table["path"], value_set=pa.array(paths, pa.string())))
-    return table
+    """The snapshot's columns named in ``schema``, only for ``paths`` when given."""
+    filters = None if paths is None else [("path", "in", paths)]
+    return read_snapshot(dt, schema.names, filters).cast(schema)
 
 
 def _meta(assets_dt: DeltaTable, paths: list[str] | None = None) -> dict[str, tuple]:

@@ -12,14 +12,17 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+import pyarrow.compute as pc
+from deltalake import DeltaTable, QueryBuilder, write_deltalake
 
 from adseed.errors import StateError
 
 TS = pa.timestamp("us", tz="UTC")
 CDF = {"delta.enableChangeDataFeed": "true"}
+_MAX_SQL_IN = 2000  # longer IN lists: one scan and an in-memory filter
 
 ASSETS = pa.schema(
     [
@@ -76,11 +79,13 @@ class Tables:
         return self.open(name).version()
 
     def read(
-        self, name: str, columns: Sequence[str] | None = None, filters: list | None = None
+        self,
+        name: str,
+        columns: Sequence[str] | None = None,
+        filters: Sequence[tuple[str, str, Any]] | None = None,
     ) -> pa.Table:
-        return self.open(name).to_pyarrow_table(
-            columns=list(columns) if columns else None, filters=filters
-        )
+        """Rows of the table's current snapshot (see :func:`read_snapshot`)."""
+        return read_snapshot(self.open(name), columns, filters)
 
     def version(self, name: str) -> int:
         return self.open(name).version()
@@ -128,6 +133,56 @@ MIGRATIONS: list[tuple[str, Callable[[Tables], None]]] = [
 ]
 
 
+def read_snapshot(
+    dt: DeltaTable,
+    columns: Sequence[str] | None = None,
+    filters: Sequence[tuple[str, str, Any]] | None = None,
+) -> pa.Table:
+    """Rows of ``dt``'s snapshot; ``filters`` are ANDed ``(column, "=" | "in", value)``.
+
+    Filters run as SQL in delta-rs's own engine, not through pyarrow's dataset
+    filters: on deltalake 1.6 those fail with "no kernel matching (string,
+    string_view)" once a DELETE has rewritten a file. Results keep the table's types.
+    """
+    full_schema = pa.schema(dt.schema().to_arrow())
+    schema = pa.schema([full_schema.field(c) for c in columns]) if columns else full_schema
+    if not filters:
+        return dt.to_pyarrow_table(columns=schema.names).cast(schema)
+    in_lists = [v for _, op, v in filters if op == "in"]
+    if any(len(v) == 0 for v in in_lists):
+        return schema.empty_table()
+    if sum(len(v) for v in in_lists) > _MAX_SQL_IN:  # one scan, then filter in memory
+        full = dt.to_pyarrow_table(columns=schema.names).cast(schema)
+        return _filter(full, filters)
+    select = ", ".join(f'"{c}"' for c in schema.names)
+    where = " AND ".join(_predicate(*f) for f in filters)
+    query = QueryBuilder().register("t", dt).execute(f"SELECT {select} FROM t WHERE {where}")
+    return pa.table(query.read_all()).cast(schema)
+
+
 def sql_quote(value: str) -> str:
     """Quote a string literal for a Delta predicate (single quotes doubled)."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, str):
+        return sql_quote(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"unsupported filter value {value!r}")
+    return str(value)
+
+
+def _predicate(column: str, op: str, value: Any) -> str:
+    if op == "=":
+        return f'"{column}" = {_literal(value)}'
+    if op == "in":
+        return f'"{column}" IN ({", ".join(_literal(v) for v in value)})'
+    raise ValueError(f"unsupported filter operator {op!r}")
+
+
+def _filter(table: pa.Table, filters: Sequence[tuple[str, str, Any]]) -> pa.Table:
+    for column, op, value in filters:
+        values = pa.array(list(value) if op == "in" else [value], table.schema.field(column).type)
+        table = table.filter(pc.is_in(table[column], value_set=values))
+    return table
