@@ -25,7 +25,7 @@ def workspace(settings) -> Workspace:
     return Workspace.init(settings)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def datasets() -> Path:
     """The real photo catalogue in ../shared/datasets; tests skip when it is absent."""
     if not (DATASETS / "labels.csv").is_file():
