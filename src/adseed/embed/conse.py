@@ -7,7 +7,7 @@ weights: EfficientNet-Lite2, all-MiniLM-L6-v2, and ImageNet's names and descript
 
 The choices below were measured on ../shared/datasets (bench/quality.py):
 label texts "<name>: <description>" beat bare names on descriptive segment queries
-(0.61 vs 0.32 precision@3) at equal or better breed precision; T=5 beat 1, 10, 20;
+(0.61 vs 0.32 precision@3) at equal or better breed precision; T=5 beat T=10 and T=20;
 expanding queries that name a breed ImageNet lacks (data/breed_glossary.json) lifted
 breed precision@3 from 0.68 to 0.76.
 """

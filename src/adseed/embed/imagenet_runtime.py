@@ -76,16 +76,16 @@ def decode(data: bytes) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            im.draft("RGB", (IMAGE_SIZE, IMAGE_SIZE))
-            im = im.convert("RGB")
-            w, h = im.size
-            scale = IMAGE_SIZE / min(w, h)
-            size = (max(IMAGE_SIZE, round(w * scale)), max(IMAGE_SIZE, round(h * scale)))
-            im = im.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
-            left, top = (size[0] - IMAGE_SIZE) // 2, (size[1] - IMAGE_SIZE) // 2
-            im = im.crop((left, top, left + IMAGE_SIZE, top + IMAGE_SIZE))
-            pixels = np.asarray(im, dtype=np.float32)
+        with Image.open(io.BytesIO(data)) as source:
+            source.draft("RGB", (IMAGE_SIZE, IMAGE_SIZE))
+            rgb = source.convert("RGB")
+        w, h = rgb.size
+        scale = IMAGE_SIZE / min(w, h)
+        size = (max(IMAGE_SIZE, round(w * scale)), max(IMAGE_SIZE, round(h * scale)))
+        resized = rgb.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+        left, top = (size[0] - IMAGE_SIZE) // 2, (size[1] - IMAGE_SIZE) // 2
+        cropped = resized.crop((left, top, left + IMAGE_SIZE, top + IMAGE_SIZE))
+        pixels = np.asarray(cropped, dtype=np.float32)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise RejectedFile(f"cannot decode image: {exc}") from exc
     pixels = (pixels / 255.0 - MEAN) / STD
