@@ -373,3 +373,12 @@ def test_cli_ingest_end_to_end(tmp_path: Path) -> None:
     assert gone.returncode == 0 and gone.stdout.strip() == "removed 1 assets, 0 embedding rows"
     missing = cli("rm", f"{REF.path}/a.png")
     assert missing.returncode == 3 and "not an asset" in missing.stderr
+
+
+def test_workspace_file_api_round_trip(workspace) -> None:
+    path = workspace.write_file("/Volumes/main/bricks/generated/ad.png", make_png("ad"))
+    assert workspace.read_file(path) == make_png("ad")
+    with pytest.raises(InvalidPath):
+        workspace.read_file("/Volumes/main/bricks/generated/../../../etc/passwd")
+    with pytest.raises(NotFound):
+        workspace.read_file("/Volumes/main/bricks/generated/missing.png")

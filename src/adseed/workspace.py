@@ -16,7 +16,7 @@ from adseed.embed.base import Embedder, build_embedder
 from adseed.errors import StateError
 from adseed.progress import ProgressFactory, no_progress
 from adseed.storage.tables import Tables
-from adseed.storage.volumes import VolumeRef, VolumeStore
+from adseed.storage.volumes import VolumePath, VolumeRef, VolumeStore
 
 
 class Workspace:
@@ -117,6 +117,16 @@ class Workspace:
 
         k = self.settings.default_k if k is None else k
         return search(self.index, self.embedder(embedder), queries, k, kind)
+
+    def read_file(self, path: str) -> bytes:
+        """The bytes of one volume file, by volume path (``/Volumes/c/s/v/name``)."""
+        return self.volumes.read_bytes(VolumePath.parse(path))
+
+    def write_file(self, path: str, data: bytes) -> str:
+        """Write one volume file atomically (temp file, then rename); returns its path."""
+        target = VolumePath.parse(path)
+        self.volumes.write_atomic(target, data)
+        return str(target)
 
     def remove(self, paths: Sequence[str]):
         """Delete assets: their files, ``assets`` rows and embedding rows (index on next sync)."""
