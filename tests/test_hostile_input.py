@@ -246,7 +246,7 @@ def test_workspace_itself_is_never_an_input(workspace: Workspace, tmp_path: Path
 
 
 def test_oversized_file_is_refused_before_reading(workspace: Workspace, tmp_path: Path) -> None:
-    ws = Workspace(dataclasses.replace(workspace.settings, max_file_bytes=1000))
+    ws = Workspace.open(dataclasses.replace(workspace.settings, max_file_bytes=1000))
     src = tmp_path / "in"
     src.mkdir()
     with open(src / "huge.png", "wb") as fh:

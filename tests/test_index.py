@@ -37,8 +37,15 @@ def path_of(name: str) -> str:
     return f"/Volumes/main/bricks/seeds/{name}.png"
 
 
+def _volume_folder(ws: Workspace) -> None:
+    """Rows written straight into the tables still mirror a volume that exists: search
+    offers only volumes on disk that the caller may read."""
+    (ws.settings.volumes_root / "main" / "bricks" / "seeds").mkdir(parents=True, exist_ok=True)
+
+
 def add_assets(ws: Workspace, labels: dict[str, str], kind: str = "seed", tags=None) -> None:
     """Append one asset per ``name: label`` and its fake-embedder vector (two commits)."""
+    _volume_folder(ws)
     names = list(labels)
     images = [make_png(labels[n]) for n in names]
     assets = pa.table(
@@ -349,6 +356,7 @@ def test_search_api_matches_numpy_over_fake_vectors(synced: Workspace):
 
 def add_assets_meta(ws: Workspace, names: list[str], kinds: list[str] | None = None) -> None:
     """Asset rows (no real image) for vectors written with ``add_vectors``."""
+    _volume_folder(ws)
     n = len(names)
     ws.tables.append(
         "assets",

@@ -101,7 +101,7 @@ def test_second_run_adds_nothing(workspace: Workspace, tmp_path: Path) -> None:
 
 
 def test_one_commit_per_batch(workspace: Workspace, settings, tmp_path: Path) -> None:
-    ws = Workspace(dataclasses.replace(settings, ingest_commit_every=2))
+    ws = Workspace.init(dataclasses.replace(settings, ingest_commit_every=2))
     five_images(tmp_path / "in")
     before = ws.tables.version("assets")
     report = ws.ingest([tmp_path / "in"], VOLUME)

@@ -50,20 +50,26 @@ def _workspace(ctx: click.Context, **flags: Any) -> Workspace:
 
 @click.group()
 @click.option("--home", type=click.Path(path_type=Path), help="Workspace folder (ADSEED_HOME).")
+@click.option(
+    "--token",
+    default=None,
+    help="API token of the acting principal (ADSEED_TOKEN); default: the workspace owner.",
+)
 @click.version_option(package_name="adseed")
 @click.pass_context
-def main(ctx: click.Context, home: Path | None) -> None:
+def main(ctx: click.Context, home: Path | None, token: str | None) -> None:
     """adseed: audience segments to on-brand ad creative from the brand's own photos."""
-    ctx.obj = {"home": home}
+    ctx.obj = {"home": home, "token": token}
 
 
 @main.command()
+@click.option("--owner", default=None, help="Name of the owner principal (default: your login).")
 @click.pass_context
 @_edge
-def init(ctx: click.Context) -> None:
-    """Create the workspace (volumes folder, Delta tables); safe to run again."""
-    ws = Workspace.init(_settings(ctx))
-    click.echo(f"workspace ready at {ws.home}")
+def init(ctx: click.Context, owner: str | None) -> None:
+    """Create the workspace (volumes, Delta tables, owner principal); safe to run again."""
+    ws = Workspace.init(_settings(ctx), owner=owner)
+    click.echo(f"workspace ready at {ws.home}; acting as {ws.principal.name}")
 
 
 def _parse_tags(values: tuple[str, ...]) -> dict[str, str]:
@@ -154,6 +160,76 @@ def search(ctx: click.Context, queries, k, kind, embedder, as_json: bool) -> Non
                 click.echo(f"{hit.score:.4f}  {hit.path}")
 
 
+@main.group()
+def files() -> None:
+    """Volume files by path, under the acting principal's grants (like the Files API)."""
+
+
+@files.command("get")
+@click.argument("path")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), help="Write here (default: stdout)."
+)
+@click.pass_context
+@_edge
+def files_get(ctx: click.Context, path: str, output: Path | None) -> None:
+    """Read one volume file."""
+    data = _workspace(ctx).read_file(path)
+    if output is None:
+        sys.stdout.buffer.write(data)
+    else:
+        output.write_bytes(data)
+
+
+@files.command("put")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("path")
+@click.option("--overwrite", is_flag=True, help="Replace an existing file.")
+@click.pass_context
+@_edge
+def files_put(ctx: click.Context, source: Path, path: str, overwrite: bool) -> None:
+    """Write a local file to a volume path, atomically."""
+    click.echo(_workspace(ctx).write_file(path, source.read_bytes(), overwrite=overwrite))
+
+
+@files.command("ls")
+@click.argument("path")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_edge
+def files_ls(ctx: click.Context, path: str, as_json: bool) -> None:
+    """List a volume folder."""
+    entries = _workspace(ctx).list_dir(path)
+    if as_json:
+        click.echo(json.dumps({"contents": entries}))
+    for e in [] if as_json else entries:
+        size = "-" if e["is_directory"] else str(e["file_size"])
+        click.echo(f"{size:>10}  {e['path']}")
+
+
+@files.command("delete")
+@click.argument("path")
+@click.pass_context
+@_edge
+def files_delete(ctx: click.Context, path: str) -> None:
+    """Delete one volume file (an ingested asset goes with its rows)."""
+    _workspace(ctx).delete_file(path)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8080, show_default=True)
+@click.pass_context
+@_edge
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the HTTP API (bearer tokens; Files API under /api/2.0/fs)."""
+    import uvicorn
+
+    from adseed.serve.app import create_app
+
+    uvicorn.run(create_app(_settings(ctx)), host=host, port=port, log_level="info")
+
+
 @main.command()
 @click.option("--images", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.pass_context
@@ -164,6 +240,10 @@ def demo(ctx: click.Context, images: Path | None) -> None:
 
     run_demo(_settings(ctx), images=images, echo=click.echo, progress=_bar)
 
+
+from adseed.governance.cli import register as _register_governance  # noqa: E402
+
+_register_governance(main)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -38,6 +38,7 @@ class Settings:
     exact_search_below: int = 20_000  # a flat scan of 20k × 384 takes ~9 ms on 2 cores
     default_k: int = 10
     cache_dir: Path = Path("~/.cache/adseed")  # exported models and label vectors
+    token: str = ""  # the acting principal's API token; empty: the workspace owner's
 
     @property
     def volumes_root(self) -> Path:

@@ -63,3 +63,17 @@ class StateError(AdseedError):
 
     exit_code = 6
     http_status = 409
+
+
+class Unauthenticated(AdseedError):
+    """No credentials, or credentials that name no principal."""
+
+    exit_code = 7
+    http_status = 401
+
+
+class PermissionDenied(AdseedError):
+    """The acting principal lacks a privilege. Over HTTP the body never says which."""
+
+    exit_code = 8
+    http_status = 403

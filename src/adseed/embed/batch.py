@@ -8,7 +8,7 @@ one line naming it and why, and the run goes on.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -39,9 +39,16 @@ class EmbedReport:
         )
 
 
-def pending_assets(tables: Tables, model_id: str) -> tuple[pa.Table, int]:
-    """Assets (path, sha256) with no vector for ``model_id``, and the count already done."""
-    assets = tables.read("assets", columns=["path", "sha256"])
+def pending_assets(
+    tables: Tables, model_id: str, volumes: Collection[str] | None = None
+) -> tuple[pa.Table, int]:
+    """Assets (path, sha256, volume) with no vector for ``model_id``, and the count done.
+
+    ``volumes`` limits the work to assets of those volumes (what the caller may embed).
+    """
+    assets = tables.read("assets", columns=["path", "sha256", "volume"])
+    if volumes is not None:
+        assets = assets.filter(pc.is_in(assets["volume"], value_set=pa.array(sorted(volumes))))
     done = tables.read(
         "asset_embeddings", columns=["path", "sha256"], filters=[("model_id", "=", model_id)]
     )
@@ -79,8 +86,9 @@ def embed_missing(
     settings: Settings,
     progress: ProgressFactory = no_progress,
     on_skip: Callable[[str, str], None] | None = None,
+    volumes: Collection[str] | None = None,
 ) -> EmbedReport:
-    todo, already = pending_assets(tables, embedder.model_id)
+    todo, already = pending_assets(tables, embedder.model_id, volumes)
     skipped: list[tuple[str, str]] = []
 
     def skip(path: str, reason: str) -> None:

@@ -51,11 +51,13 @@ def search(
     queries: Sequence[str],
     k: int,
     kind: str | None = None,
+    volumes: Sequence[str] | None = None,
 ) -> list[SearchResult]:
     """Embed ``queries`` once, search the table of ``embedder.model_id``, one result each.
 
     Checks run before the embedder is touched, so a bad request or a missing index
-    fails fast without loading model weights.
+    fails fast without loading model weights. ``volumes`` (when given) limits hits to
+    those volumes: governance passes the ones the caller may read.
     """
     texts = _check_queries(queries)
     _check_k(k)
@@ -72,7 +74,8 @@ def search(
     blank = np.flatnonzero(~(np.linalg.norm(vectors, axis=1) > 1e-12))
     if blank.size:
         raise InvalidInput(f"query {texts[blank[0]]!r} has nothing the embedder can use")
-    found = index.search(embedder.model_id, vectors, k, where=where_sql(kind=kind))
+    where = where_sql(kind=kind, volumes=volumes)
+    found = index.search(embedder.model_id, vectors, k, where=where)
     return [
         SearchResult(text, [Hit(path, score) for path, score in hits])
         for text, hits in zip(texts, found, strict=True)

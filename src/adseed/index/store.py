@@ -75,14 +75,23 @@ def table_name(model_id: str) -> str:
 
 
 def where_sql(
-    kind: str | None = None, volume: str | None = None, tags: dict[str, str] | None = None
+    kind: str | None = None,
+    volume: str | None = None,
+    tags: dict[str, str] | None = None,
+    volumes: Sequence[str] | None = None,
 ) -> str | None:
-    """A LanceDB filter for the metadata columns; values are quoted, never interpolated."""
+    """A LanceDB filter for the metadata columns; values are quoted, never interpolated.
+
+    ``volumes`` restricts hits to those volumes (the ones the caller may read); an
+    empty list matches nothing.
+    """
     parts = []
     if kind is not None:
         parts.append(f"kind = {sql_quote(kind)}")
     if volume is not None:
         parts.append(f"volume = {sql_quote(volume)}")
+    if volumes is not None:
+        parts.append(f"volume IN ({', '.join(map(sql_quote, volumes))})" if volumes else "false")
     for key, value in sorted((tags or {}).items()):
         parts.append(f"array_has(tags, {sql_quote(f'{key}={value}')})")
     return " AND ".join(parts) or None

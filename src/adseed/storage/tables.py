@@ -127,9 +127,16 @@ def _m0002_asset_embeddings(tables: Tables) -> None:
     tables.create("asset_embeddings", EMBEDDINGS)
 
 
+def _m0003_audit(tables: Tables) -> None:
+    from adseed.governance.audit import AUDIT
+
+    tables.create("audit", AUDIT)
+
+
 MIGRATIONS: list[tuple[str, Callable[[Tables], None]]] = [
     ("0001_assets", _m0001_assets),
     ("0002_asset_embeddings", _m0002_asset_embeddings),
+    ("0003_audit", _m0003_audit),
 ]
 
 

@@ -129,6 +129,21 @@ class VolumePath:
         return self.parts[-1]
 
 
+def parse_folder(text: str) -> tuple[VolumeRef, tuple[str, ...]]:
+    """A volume root (``/Volumes/c/s/v``) or a folder inside one, checked like a file path."""
+    if not isinstance(text, str) or not text.startswith(_PREFIX):
+        raise InvalidPath(f"invalid volume path {text!r}: must start with {_PREFIX}")
+    trimmed = text[:-1] if text.endswith("/") and len(text) > len(_PREFIX) else text
+    parts = trimmed[len(_PREFIX) :].split("/")
+    if len(parts) == 3:  # check_name allows only letters, digits, "_" and "-"
+        try:
+            return VolumeRef(*(check_name(p) for p in parts)), ()
+        except InvalidName as exc:
+            raise InvalidPath(f"invalid volume path {text!r}: {exc}") from exc
+    inner = VolumePath.parse(trimmed)
+    return inner.volume, inner.parts
+
+
 class VolumeStore:
     """Maps volumes to folders under ``<home>/Volumes`` and writes files atomically."""
 

@@ -1,0 +1,1 @@
+"""Governance: principals, privileges with inheritance, one authorisation check, an audit trail."""
