@@ -137,3 +137,22 @@ def test_audit_verify_passes_on_an_honest_trail(world) -> None:
     result = CliRunner().invoke(main, ["--home", str(admin.home), "audit", "verify"])
     assert result.exit_code == 0 and "intact" in result.output
     assert os.stat(admin.home / ".owner-token").st_mode & 0o077 == 0  # owner token is private
+
+
+def test_journal_survives_a_torn_line_and_a_half_done_flush(world, monkeypatch) -> None:
+    admin, _ = world
+    log = admin.governance.audit
+    log.record("x", "a", "o", True)
+    with open(log.journal, "ab") as fh:
+        fh.write(b'{"seq": 99, "torn')  # a crash in the middle of a write
+    log.record("x", "b", "o", False)
+    real_truncate = os.truncate
+    monkeypatch.setattr(os, "truncate", lambda *a: (_ for _ in ()).throw(OSError("crash")))
+    with pytest.raises(OSError):
+        log.flush()  # rows reached Delta, the journal was not emptied
+    monkeypatch.setattr(os, "truncate", real_truncate)
+    records = log.records()
+    seqs = [r["seq"] for r in records]
+    assert seqs == list(range(len(seqs)))  # no duplicates, no gap
+    assert [r["action"] for r in records[-2:]] == ["a", "b"]
+    assert log.verify().ok
