@@ -165,5 +165,10 @@ def demo(ctx: click.Context, images: Path | None) -> None:
     run_demo(_settings(ctx), images=images, echo=click.echo, progress=_bar)
 
 
+from adseed.copy.cli import copy_command  # noqa: E402
+
+main.add_command(copy_command)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
+

@@ -133,3 +133,19 @@ class Workspace:
         from adseed.storage.ingest import remove_assets
 
         return remove_assets(self.volumes, self.tables, paths)
+
+    def write_copy(self, brief, placement: str | None = None, variants: int | None = None,
+                   seed: int = 0, writer: str | None = None):
+        """Ad copy for a brief (path, data or Brief): one run per placement, each one
+        Delta commit in the ``copy`` table; a run already there is read back instead."""
+        from adseed.copy.base import build_writer
+        from adseed.copy.placements import business_name
+        from adseed.copy.service import as_brief, placements_for, run_copy
+
+        checked = as_brief(brief)
+        targets = placements_for(checked, placement)
+        for target in targets:  # a brief unfit for one placement fails before any run
+            business_name(checked.brand, target, checked.source, checked.must_avoid)
+        built = build_writer(writer or self.settings.copy_writer, self.settings)
+        n = self.settings.copy_variants if variants is None else variants
+        return [run_copy(self.tables, checked, p, n, seed, built) for p in targets]

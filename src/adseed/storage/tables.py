@@ -127,9 +127,16 @@ def _m0002_asset_embeddings(tables: Tables) -> None:
     tables.create("asset_embeddings", EMBEDDINGS)
 
 
+def _m0003_copy(tables: Tables) -> None:
+    from adseed.copy.store import create_table  # the copy stage owns its schema
+
+    create_table(tables)
+
+
 MIGRATIONS: list[tuple[str, Callable[[Tables], None]]] = [
     ("0001_assets", _m0001_assets),
     ("0002_asset_embeddings", _m0002_asset_embeddings),
+    ("0003_copy", _m0003_copy),
 ]
 
 
