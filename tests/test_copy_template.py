@@ -122,6 +122,14 @@ def test_display_needs_a_brand_that_is_not_avoided() -> None:
         "Northpaw Outfitters and"
 
 
+def test_an_avoided_word_in_meta_s_fixed_button_is_a_clear_error() -> None:
+    brief = parse_brief({**BASE, "must_avoid": ["now"]})
+    with pytest.raises(InvalidInput, match="button 'Shop Now', which contains .*'now'"):
+        WRITER.write(brief, get_placement("meta-feed"), 1, 0)
+    rsa = WRITER.write(brief, get_placement("google-rsa"), 3, 0)  # free text: written around
+    assert all("now" not in v.cta.casefold() for v in rsa)
+
+
 def test_double_width_characters_count_twice_on_google() -> None:
     brief = parse_brief({**BASE, "product": "抹茶の猫おやつ Matcha Cat Treats",
                          "benefits": ["国産の抹茶を使ったやさしい味",

@@ -33,7 +33,13 @@ import httpx
 import jsonschema
 
 from adseed.copy.base import CopyVariant, problems
-from adseed.copy.placements import FIELDS, META_BUTTONS, Placement, business_name
+from adseed.copy.placements import (
+    FIELDS,
+    META_BUTTONS,
+    Placement,
+    business_name,
+    button_label,
+)
 from adseed.errors import BackendError, ConfigError
 
 if TYPE_CHECKING:
@@ -105,6 +111,7 @@ class ChatCopyWriter:
         """Ask for ``n`` variants; ask again (bounded) while the answer is unusable."""
         # a brief unfit for the placement fails here, before any request is sent
         business_name(brief.brand, placement, brief.source, brief.must_avoid)
+        button_label(brief.cta, placement, brief.source, brief.must_avoid)
         messages = _messages(brief, placement, n)
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         last = ""

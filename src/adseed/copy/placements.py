@@ -160,6 +160,24 @@ def get_placement(name: str) -> Placement:
         raise InvalidInput(f"unknown placement {name!r}: expected one of {known}") from None
 
 
+def button_label(intent: str, placement: Placement, source: str = "brief",
+                 must_avoid: Sequence[str] = ()) -> str | None:
+    """Meta's button label for the CTA intent, or None where the CTA is free text.
+
+    The label is fixed by the platform, so a must-avoid phrase inside it ("now" in
+    "Shop Now") cannot be written around: the brief must pick another intent.
+    """
+    if not placement.cta_button:
+        return None
+    label = META_BUTTONS[intent]
+    phrase = avoided_phrase(label, must_avoid)
+    if phrase is not None:
+        raise InvalidInput(f"{source}: {placement.name}'s call to action for {intent!r} is "
+                           f"Meta's button {label!r}, which contains the must-avoid phrase "
+                           f"{phrase!r}; choose another cta intent")
+    return label
+
+
 def business_name(brand: str | None, placement: Placement, source: str = "brief",
                   must_avoid: Sequence[str] = ()) -> str | None:
     """The advertiser's name as the placement shows it: whole words within its limit.

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from adseed.copy.base import DISTINCT_FIELDS, CopyVariant
-from adseed.copy.placements import FIELDS, META_BUTTONS, Placement, business_name
+from adseed.copy.placements import FIELDS, Placement, business_name, button_label
 from adseed.copy.text import (
     avoided_phrase,
     benefit_forms,
@@ -171,7 +171,8 @@ class _Variant:
     def field(self, name: str, used: set[str]) -> str:
         spec = self.placement.fields[name]
         if spec.role == "cta_button":
-            return META_BUTTONS[self.brief.cta]
+            b = self.brief
+            return button_label(b.cta, self.placement, b.source, b.must_avoid) or ""
         templates = self.templates(spec.role)
         distinct = name in DISTINCT_FIELDS or name == "image_suggestion"
         limit = spec.limit
