@@ -11,7 +11,10 @@ placement with the template writer and prints, side by side in one run:
 - quality: limit violations, must-avoid hits, duplicate variants (all must be 0), and
   how much of each limit the copy uses (mean / max of length ÷ limit);
 - speed: variants/s for the writer alone, for new runs stored in the Delta table
-  ``copy`` (one commit per run), and for runs read back from it, with the ratios.
+  ``copy`` (one commit per run), and for runs read back from it, with the ratios;
+- with ``--retrieval``: whether ``image_suggestion`` works as segment text, i.e. how
+  often the top 3 photos that ``adseed search`` (conse) returns for it show the brief's
+  species, over the cat and dog briefs (pets + scenes, copied under label-free names).
 """
 
 from __future__ import annotations
@@ -32,7 +35,13 @@ from adseed.copy.placements import get_placement  # noqa: E402
 from adseed.copy.service import run_copy, write_copy  # noqa: E402
 from adseed.copy.template import TemplateWriter  # noqa: E402
 
-from _common import cores, require_datasets, scratch_workspace  # noqa: E402
+from _common import (  # noqa: E402
+    anonymised_copies,
+    cores,
+    labelled_rows,
+    require_datasets,
+    scratch_workspace,
+)
 
 
 def quality(briefs, n: int) -> None:
@@ -79,15 +88,43 @@ def speed(briefs, n: int, repeat: int) -> None:
     print(f"  runs read back from Delta    {reused:9.0f}  ({reused / best:.3f} of the writer)")
 
 
+def retrieval(briefs, n: int) -> None:
+    """Species precision@3 of the image suggestions, searched like a segment text."""
+    writer = TemplateWriter()
+    queries = []
+    for brief in briefs:
+        species = next((s for s in ("cat", "dog") if s in (brief.category or "")), None)
+        if species:
+            for variant in writer.write(brief, get_placement("meta-feed"), n, 0):
+                queries.append((species, variant.image_suggestion))
+    with scratch_workspace(embedder="conse") as (ws, tmp):
+        mapping = anonymised_copies(labelled_rows(), tmp / "photos")
+        ws.ingest([tmp / "photos"], "main.eval.photos", kind="seed")
+        ws.embed()
+        ws.sync_index()
+        results = ws.search([q for _, q in queries], k=3)
+        hits = [
+            sum(mapping[h.path.rsplit("/", 1)[1]]["species"] == species for h in r.hits) / 3
+            for (species, _), r in zip(queries, results, strict=True)
+        ]
+    print(f"image_suggestion as segment text ({ws.embedder().model_id}): species precision@3 "
+          f"{statistics.mean(hits):.3f} over {len(queries)} suggestions "
+          f"({len(mapping)} photos)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--briefs", type=int, default=20)
     parser.add_argument("--variants", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--retrieval", action="store_true",
+                        help="also search the image suggestions (embeds ~1,000 photos)")
     args = parser.parse_args()
     briefs = product_briefs(require_datasets(), args.briefs)
     quality(briefs, args.variants)
     speed(briefs, args.variants, args.repeat)
+    if args.retrieval:
+        retrieval(briefs, args.variants)
 
 
 if __name__ == "__main__":
