@@ -245,5 +245,10 @@ from adseed.governance.cli import register as _register_governance  # noqa: E402
 
 _register_governance(main)
 
+from adseed.copy.cli import copy_command  # noqa: E402
+
+main.add_command(copy_command)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
+

@@ -11,7 +11,7 @@ import dataclasses
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,16 @@ class Settings:
     default_k: int = 10
     cache_dir: Path = Path("~/.cache/adseed")  # exported models and label vectors
     token: str = ""  # the acting principal's API token; empty: the workspace owner's
+    # copy stage (adseed.copy): the writer, and the chat endpoint the "openai" writer calls
+    copy_writer: str = "template"
+    copy_schema: str = "main.default"  # the copy table is governed as <copy_schema>.copy
+    copy_variants: int = 3
+    copy_model: str = "gpt-4o-mini"
+    copy_base_url: str = "https://api.openai.com/v1"
+    copy_api_key: str = field(default="", repr=False)  # never printed with the settings
+    copy_timeout_s: int = 60
+    copy_schema_retries: int = 2  # asks again when the answer breaks schema or limits
+    copy_http_retries: int = 3  # 429, 5xx, timeouts
 
     @property
     def volumes_root(self) -> Path:

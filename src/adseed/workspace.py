@@ -257,6 +257,35 @@ class Workspace:
             self._require("remove", Privilege.MODIFY, Securable.table(schema, "assets"), text)
         return remove_assets(self.volumes, self.tables, paths)
 
+    def write_copy(
+        self,
+        brief,
+        placement: str | None = None,
+        variants: int | None = None,
+        seed: int = 0,
+        writer: str | None = None,
+    ):
+        """Ad copy for a brief (path, data or Brief): one run per placement, each one
+        Delta commit in the ``copy`` table; a run already there is read back instead.
+
+        Needs MODIFY on ``<copy_schema>.copy`` (the schema the copy table is governed in).
+        """
+        from adseed.copy.base import build_writer
+        from adseed.copy.placements import business_name, button_label
+        from adseed.copy.service import as_brief, placements_for, run_copy
+
+        self._require(
+            "write copy", Privilege.MODIFY, Securable.table(self.settings.copy_schema, "copy")
+        )
+        checked = as_brief(brief)
+        targets = placements_for(checked, placement)
+        for target in targets:  # a brief unfit for one placement fails before any run
+            business_name(checked.brand, target, checked.source, checked.must_avoid)
+            button_label(checked.cta, target, checked.source, checked.must_avoid)
+        built = build_writer(writer or self.settings.copy_writer, self.settings)
+        n = self.settings.copy_variants if variants is None else variants
+        return [run_copy(self.tables, checked, p, n, seed, built) for p in targets]
+
 
 def _dirs(folder: Path) -> list[Path]:
     try:

@@ -133,10 +133,17 @@ def _m0003_audit(tables: Tables) -> None:
     tables.create("audit", AUDIT)
 
 
+def _m0004_copy(tables: Tables) -> None:
+    from adseed.copy.store import create_table  # the copy stage owns its schema
+
+    create_table(tables)
+
+
 MIGRATIONS: list[tuple[str, Callable[[Tables], None]]] = [
     ("0001_assets", _m0001_assets),
     ("0002_asset_embeddings", _m0002_asset_embeddings),
     ("0003_audit", _m0003_audit),
+    ("0004_copy", _m0004_copy),
 ]
 
 
