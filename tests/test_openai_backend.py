@@ -142,8 +142,8 @@ def test_persistent_server_errors_give_up(tmp_path, stub) -> None:
 
 
 def test_timeout_is_retried(tmp_path, stub) -> None:
-    stub.fail("edits", Fault(delay_s=1.0))
-    png = make(tmp_path, stub.url, request_timeout_s=0.3).generate(ad())
+    stub.fail("edits", Fault(delay_s=2.5))
+    png = make(tmp_path, stub.url, request_timeout_s=1.0).generate(ad())
     assert png_size(png)[1] == (1080, 1080)
     assert len(stub.calls("edits")) == 2
 

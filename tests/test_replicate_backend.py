@@ -158,8 +158,8 @@ def test_persistent_503_gives_up_after_five_attempts(tmp_path, stub) -> None:
 
 def test_timed_out_create_adopts_the_prediction_it_started(tmp_path, stub) -> None:
     """The response is lost after Replicate created the prediction: no second one."""
-    stub.fail("create", Fault(lag_s=1.0))
-    png = make(tmp_path, stub.url, request_timeout_s=0.4).generate(ad())
+    stub.fail("create", Fault(lag_s=2.5))
+    png = make(tmp_path, stub.url, request_timeout_s=1.0).generate(ad())
     assert png_size(png)[1] == (1080, 1080)
     assert len(stub.calls("create")) == 1  # never posted again
     assert len(stub.calls("list")) == 1
