@@ -24,7 +24,7 @@ PY
     pip=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check)
     # torch first and pinned: an unpinned resolve pulls gigabytes of CUDA wheels.
     "${pip[@]}" "torch==2.13.0"
-    "${pip[@]}" -e ".[clip,demo,dev]"
+    "${pip[@]}" -e ".[clip,demo,dev,diffusers]"
     # open_clip without its dependencies: they would pull torchvision, which is built
     # for CUDA torch and breaks imports here; adseed does CLIP's preprocessing itself.
     "${pip[@]}" --no-deps "open_clip_torch==3.3.0"

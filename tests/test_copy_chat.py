@@ -11,7 +11,6 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from stubs.chat_stub import ChatStub, serve
 
 from adseed.config import resolve_settings
 from adseed.copy.base import build_writer
@@ -20,6 +19,8 @@ from adseed.copy.chat import ChatCopyWriter
 from adseed.copy.placements import get_placement
 from adseed.copy.service import write_copy
 from adseed.errors import BackendError, ConfigError, InvalidInput
+
+from stubs.chat_stub import ChatStub, serve
 
 BRIEF = parse_brief({
     "product": "Ridgeline Trail Harness",

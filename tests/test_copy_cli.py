@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from stubs.chat_stub import serve
 
 pytestmark = pytest.mark.e2e

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from stubs.chat_stub import serve
 
 from adseed.config import resolve_settings
 from adseed.copy.base import CopyWriter, available_writers, build_writer, problems
 from adseed.copy.brief import parse_brief
 from adseed.copy.placements import PLACEMENTS
+
+from stubs.chat_stub import serve
 
 BRIEF = parse_brief({
     "product": "Stillwater Ceramic Cat Fountain",

@@ -19,6 +19,8 @@ from adseed.errors import ConfigError
 
 DEFAULT_HOME = "./adseed-workspace"
 PATHS = {"home", "cache_dir"}
+# Settings that also accept the provider's own environment variable when nothing else sets them.
+PROVIDER_ENV = {"replicate_api_token": "REPLICATE_API_TOKEN", "openai_api_key": "OPENAI_API_KEY"}
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,27 @@ class Settings:
     copy_timeout_s: int = 60
     copy_schema_retries: int = 2  # asks again when the answer breaks schema or limits
     copy_http_retries: int = 3  # 429, 5xx, timeouts
+    # Hosted generation backends. Keys fall back to the providers' own variables
+    # (REPLICATE_API_TOKEN, OPENAI_API_KEY) and are kept out of repr() so they never
+    # reach a log line or a trace.
+    replicate_api_token: str = field(default="", repr=False)
+    replicate_base_url: str = "https://api.replicate.com"
+    replicate_model: str = "flux-kontext-apps/multi-image-kontext-pro"
+    openai_api_key: str = field(default="", repr=False)
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_image_model: str = "gpt-image-1"
+    openai_image_quality: str = "auto"  # low | medium | high | auto
+    openai_input_fidelity: str = "high"  # high | low | "" (not sent)
+    request_timeout_s: float = 120.0  # one HTTP request (an image edit can take a minute)
+    generation_timeout_s: float = 300.0  # one ad, all attempts and polling included
+    max_attempts: int = 5  # per HTTP operation, first try included
+    retry_base_delay_s: float = 1.0
+    retry_max_delay_s: float = 30.0
+    # Local image-conditioned pipeline (FLUX Kontext): a folder, never a hub id.
+    diffusers_model: str = ""
+    diffusers_steps: int = 28
+    diffusers_guidance_scale: float = 2.5
+    diffusers_resolution: int = 1024  # generated at about this many pixels squared
 
     @property
     def volumes_root(self) -> Path:
@@ -69,6 +92,8 @@ def _coerce(name: str, raw: Any, kind: type) -> Any:
             return Path(str(raw)).expanduser()
         if kind is int:
             return int(raw)
+        if kind is float:
+            return float(raw)
         return str(raw)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"setting {name!r}: cannot read {raw!r} as {kind.__name__}") from exc
@@ -99,6 +124,7 @@ def resolve_settings(
         key = "ADSEED_" + name.upper()
         if key in env:
             values[name] = env[key]
+    _provider_env_fallback(values, env)
     values.update(flags)
     values["home"] = home  # the file lives in home, so only env and flags choose home
 
@@ -107,8 +133,30 @@ def resolve_settings(
         raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
     coerced = {name: _coerce(name, raw, kinds[name]) for name, raw in values.items()}
     settings = Settings(**coerced)
-    if settings.batch_size < 1 or settings.max_pixels < 1:
-        raise ConfigError("batch_size and max_pixels must be positive")
+    _check_ranges(settings)
     return dataclasses.replace(
         settings, home=settings.home.resolve(), cache_dir=settings.cache_dir.expanduser()
     )
+
+
+def _provider_env_fallback(values: dict[str, Any], env: Mapping[str, str]) -> None:
+    """Let ``OPENAI_API_KEY`` & co. fill a key nothing else set, as the providers' SDKs do."""
+    for name, var in PROVIDER_ENV.items():
+        if name not in values and env.get(var):
+            values[name] = env[var]
+
+
+def _check_ranges(settings: Settings) -> None:
+    """Refuse values that would make a stage loop forever or never try at all."""
+    if settings.batch_size < 1 or settings.max_pixels < 1:
+        raise ConfigError("batch_size and max_pixels must be positive")
+    if settings.diffusers_steps < 1 or settings.diffusers_resolution < 16:
+        raise ConfigError("diffusers_steps must be positive and diffusers_resolution at least 16")
+    if settings.max_attempts < 1:
+        raise ConfigError("max_attempts must be at least 1 (the first try counts)")
+    timeouts = ("request_timeout_s", "generation_timeout_s", "retry_max_delay_s")
+    for name in timeouts:
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"{name} must be positive")
+    if settings.retry_base_delay_s < 0:
+        raise ConfigError("retry_base_delay_s must not be negative")

@@ -77,3 +77,29 @@ class PermissionDenied(AdseedError):
 
     exit_code = 8
     http_status = 403
+
+
+class GenerationRefused(BackendError):
+    """A provider's safety system refused the prompt or the images.
+
+    Retrying the same request cannot help (and would be billed again), so it is never
+    retried; the caller must change the prompt or the photos.
+    """
+
+    http_status = 422
+
+
+class QuotaExceeded(BackendError):
+    """The provider account has no quota or credit left: an operator must act, not a retry."""
+
+    http_status = 503
+
+
+class ProviderRejected(BackendError):
+    """The provider refused the request itself (bad key, invalid input, unknown model)."""
+
+
+class ProviderUnavailable(BackendError):
+    """The provider kept failing transiently (429, 5xx, timeouts) past the retry budget."""
+
+    http_status = 503

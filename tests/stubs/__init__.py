@@ -1,0 +1,1 @@
+"""Local HTTP servers that speak hosted providers' wire formats, for the backend tests."""

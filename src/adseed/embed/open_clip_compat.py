@@ -94,6 +94,21 @@ def _stand_ins_installed() -> Iterator[None]:
                 del sys.modules[name]
         if block_timm and sys.modules.get("timm", ...) is None:
             del sys.modules["timm"]
+        _forget_cached_availability()
+
+
+def _forget_cached_availability() -> None:
+    """Drop transformers' cached "is torchvision/timm installed?" answers.
+
+    open_clip imports transformers, which caches (lru_cache) whether torchvision exists;
+    asked while the stand-ins were in sys.modules the answer is "yes" for the rest of the
+    process, and any later transformers image processor (e.g. the one diffusers' FLUX
+    Kontext pipeline imports) then fails to import. Cleared, they are asked again.
+    """
+    import_utils = sys.modules.get("transformers.utils.import_utils")
+    for name, value in vars(import_utils or types.ModuleType("none")).items():
+        if ("torchvision" in name or "timm" in name) and hasattr(value, "cache_clear"):
+            value.cache_clear()
 
 
 def import_open_clip() -> types.ModuleType:
