@@ -38,6 +38,13 @@ class Settings:
     exact_search_below: int = 20_000  # a flat scan of 20k × 384 takes ~9 ms on 2 cores
     default_k: int = 10
     cache_dir: Path = Path("~/.cache/adseed")  # exported models and label vectors
+    # Audiences (adseed.audience): user vectors from behaviour events.
+    audience_half_life_days: float = 30.0  # 0: no time decay
+    audience_weight_view: float = 1.0
+    audience_weight_click: float = 3.0
+    audience_weight_purchase: float = 10.0
+    audience_exact_below: int = 20_000  # users under which lookalike search is exact
+    audience_nprobe: int = 16  # IVF lists scanned per query above that (bench/audience.py)
 
     @property
     def volumes_root(self) -> Path:
@@ -58,6 +65,8 @@ def _coerce(name: str, raw: Any, kind: type) -> Any:
             return Path(str(raw)).expanduser()
         if kind is int:
             return int(raw)
+        if kind is float:
+            return float(raw)
         return str(raw)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"setting {name!r}: cannot read {raw!r} as {kind.__name__}") from exc

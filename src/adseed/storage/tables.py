@@ -127,9 +127,23 @@ def _m0002_asset_embeddings(tables: Tables) -> None:
     tables.create("asset_embeddings", EMBEDDINGS)
 
 
+def _m_audience_events(tables: Tables) -> None:
+    from adseed.audience.schema import create_events
+
+    create_events(tables)
+
+
+def _m_audience_segments(tables: Tables) -> None:
+    from adseed.audience.schema import create_segments
+
+    create_segments(tables)
+
+
 MIGRATIONS: list[tuple[str, Callable[[Tables], None]]] = [
     ("0001_assets", _m0001_assets),
     ("0002_asset_embeddings", _m0002_asset_embeddings),
+    ("0003_audience_events", _m_audience_events),
+    ("0004_audience_segments", _m_audience_segments),
 ]
 
 
