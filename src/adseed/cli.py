@@ -165,5 +165,7 @@ def demo(ctx: click.Context, images: Path | None) -> None:
     run_demo(_settings(ctx), images=images, echo=click.echo, progress=_bar)
 
 
+main.add_command(__import__("adseed.audience.cli", fromlist=["audience"]).audience)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
