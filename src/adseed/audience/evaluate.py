@@ -18,21 +18,36 @@ if TYPE_CHECKING:
     from adseed.audience.service import Audience
 
 
+def _shares(
+    audience: Audience, truth: Mapping[str, str], k: int, sample: int, seed: int
+) -> list[tuple[str, float]]:
+    """(hidden interest, share of its k lookalikes sharing it) for sampled users."""
+    users = sorted(u for u in truth if audience.index.slot(u) is not None)
+    rng = np.random.default_rng(seed)
+    picked = [users[i] for i in rng.choice(len(users), min(sample, len(users)), replace=False)]
+    out = []
+    for user in picked:
+        found = audience.similar(user, k)
+        out.append((truth[user], sum(truth.get(m.user_id) == truth[user] for m in found) / k))
+    return out
+
+
 def lookalike_precision(
     audience: Audience, truth: Mapping[str, str], k: int = 5, sample: int = 500, seed: int = 0
 ) -> float:
     """Mean share of each sampled user's ``k`` lookalikes that share its hidden interest."""
-    users = sorted(u for u in truth if audience.index.slot(u) is not None)
-    if not users:
-        return 0.0
-    rng = np.random.default_rng(seed)
-    picked = [users[i] for i in rng.choice(len(users), min(sample, len(users)), replace=False)]
-    shares = []
-    for user in picked:
-        found = audience.similar(user, k)
-        same = sum(truth.get(m.user_id) == truth[user] for m in found)
-        shares.append(same / k)
-    return float(np.mean(shares))
+    shares = _shares(audience, truth, k, sample, seed)
+    return float(np.mean([s for _, s in shares])) if shares else 0.0
+
+
+def precision_by_interest(
+    audience: Audience, truth: Mapping[str, str], k: int = 5, sample: int = 500, seed: int = 0
+) -> dict[str, float]:
+    """Lookalike precision@k per hidden interest: where the embedder cannot tell apart."""
+    groups: dict[str, list[float]] = {}
+    for interest, share in _shares(audience, truth, k, sample, seed):
+        groups.setdefault(interest, []).append(share)
+    return {interest: float(np.mean(v)) for interest, v in sorted(groups.items())}
 
 
 def _comb2(x: np.ndarray) -> Any:
