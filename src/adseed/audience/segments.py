@@ -182,11 +182,16 @@ def _write(
         schema=SEGMENT_MEMBERS,
     )
     tables.append("segment_members", members)
-    now = datetime.now(UTC)
+    tables.append("segments", _segment_rows(run, segments, centroids, model_id))
+
+
+def _segment_rows(
+    run: int, segments: list[Segment], centroids: np.ndarray, model_id: str
+) -> pa.Table:
     k, dim = centroids.shape
-    rows = pa.table(
+    return pa.table(
         {
-            "segment_id": ids,
+            "segment_id": [s.segment_id for s in segments],
             "run": [run] * k,
             "k": [k] * k,
             "description": [s.description for s in segments],
@@ -198,11 +203,10 @@ def _write(
                 pa.array(np.arange(k + 1, dtype=np.int32) * dim),
                 pa.array(np.ascontiguousarray(centroids, np.float32).ravel()),
             ),
-            "created_at": pa.array([now] * k, SEGMENTS.field("created_at").type),
+            "created_at": pa.array([datetime.now(UTC)] * k, SEGMENTS.field("created_at").type),
         },
         schema=SEGMENTS,
     )
-    tables.append("segments", rows)
 
 
 def list_segments(tables: Tables, run: int | None = None) -> list[Segment]:

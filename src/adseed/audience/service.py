@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from adseed.audience.events import (
+    RawEvents,
     Rejection,
     check_rows,
     read_event_file,
@@ -103,6 +104,7 @@ class Audience:
         self.events_version = self.embeddings_version = -1
         self.unsaved = 0  # events folded since the snapshot on disk
         self.opened = Refresh()  # what open() had to do
+        self._known: tuple[int, set[str]] | None = None  # assets version, its paths
         self._lock = threading.RLock()  # one writer at a time: fold, refresh, save
 
     @classmethod
@@ -256,9 +258,14 @@ class Audience:
         """Real-time events (mappings with user_id, item, event, ts): commit, fold, searchable."""
         return self._commit(rows_to_raw(rows), f"record-{uuid.uuid4().hex}", EventIngest("record"))
 
-    def _commit(self, raw, batch: str, report: EventIngest, on_reject=None) -> EventIngest:
-        known = set(self.tables.read("assets", columns=["path"])["path"].to_pylist())
-        checked = check_rows(raw, known, batch)
+    def _commit(
+        self,
+        raw: RawEvents,
+        batch: str,
+        report: EventIngest,
+        on_reject: Callable[[str, str], None] | None = None,
+    ) -> EventIngest:
+        checked = check_rows(raw, self._known_items(), batch)
         for rejection in checked.rejections:
             if on_reject is not None:
                 on_reject(rejection.where, rejection.reason)
@@ -267,6 +274,14 @@ class Audience:
             self.tables.append("events", checked.rows.cast(EVENTS))
         report.refresh = self.refresh()
         return report
+
+    def _known_items(self) -> set[str]:
+        """Asset paths, re-read only when ``assets`` has a new version (real-time calls)."""
+        version = self.tables.version("assets")
+        if self._known is None or self._known[0] != version:
+            paths = self.tables.read("assets", columns=["path"])["path"].to_pylist()
+            self._known = (version, set(paths))
+        return self._known[1]
 
     # -- persistence -------------------------------------------------------------------
 
@@ -299,12 +314,13 @@ class Audience:
     def similar(self, user_id: str, k: int = 5) -> list[Match]:
         """The ``k`` users whose vectors are closest to ``user_id``'s (lookalikes)."""
         _check_k(k)
-        slot = self.index.slot(user_id)
+        index = self.index  # one index for the whole call: a rebuild may swap self.index
+        slot = index.slot(user_id)
         if slot is None:
             raise NotFound(f"unknown user {user_id!r}: no events on an embedded item")
-        scores, slots = self.index.search(self.index.vectors([slot]), k + 1)
+        scores, slots = index.search(index.vectors([slot]), k + 1)
         hits = [(s, int(i)) for s, i in zip(scores[0], slots[0], strict=True) if i >= 0]
-        return [Match(self.index.ids[i], float(s)) for s, i in hits if i != slot][:k]
+        return [Match(index.ids[i], float(s)) for s, i in hits if i != slot][:k]
 
     def match(self, texts: Sequence[str], k: int = 100) -> list[list[Match]]:
         """Users nearest to each text: texts and items share the embedder's space."""
@@ -321,8 +337,9 @@ class Audience:
         return self.nearest(queries, k)
 
     def nearest(self, queries: np.ndarray, k: int) -> list[list[Match]]:
-        scores, slots = self.index.search(queries, k)
-        ids = self.index.ids
+        index = self.index
+        scores, slots = index.search(queries, k)
+        ids = index.ids
         return [
             [Match(ids[i], float(s)) for s, i in zip(row_s, row_i, strict=True) if i >= 0]
             for row_s, row_i in zip(scores, slots, strict=True)

@@ -133,7 +133,9 @@ def _by_cluster(
     if len(rows) < 2 * k:
         raise InvalidInput(f"{len(rows)} embedded items cannot make {k} interests of 2 or more")
     x = catalog.matrix[rows]
-    kmeans = faiss.Kmeans(x.shape[1], k, niter=25, seed=spec.seed, spherical=True)
+    kmeans = faiss.Kmeans(
+        x.shape[1], k, niter=25, seed=spec.seed, spherical=True, min_points_per_centroid=1
+    )
     kmeans.train(x)
     _, assign = kmeans.index.search(x, 1)
     labels = [f"cluster-{a:03d}" for a in assign[:, 0]]
