@@ -146,3 +146,17 @@ def test_embed_covers_only_the_schemas_granted(tmp_path) -> None:
     assert ws.embed().embedded == 1
     rows = admin.tables.read("asset_embeddings", columns=["path"])["path"].to_pylist()
     assert rows == ["/Volumes/main/bricks/seeds/a.png"]
+
+
+def test_stage_tables_are_governed_too(world) -> None:
+    """Audiences and ad copy own tables of their own; a principal with no grant gets neither."""
+    from adseed.audience import Audience
+
+    admin, principals = world
+    ws = admin.as_token(principals.tokens["nobody"])
+    with pytest.raises(PermissionDenied):
+        Audience.open(ws)
+    brief = {"product": "Trail harness", "benefits": ["padded chest plate"], "audience": "hikers"}
+    with pytest.raises(PermissionDenied):
+        ws.write_copy(brief, placement="google-rsa")
+    assert admin.write_copy(brief, placement="google-rsa")  # the owner may

@@ -72,6 +72,14 @@ class Settings:
     diffusers_steps: int = 28
     diffusers_guidance_scale: float = 2.5
     diffusers_resolution: int = 1024  # generated at about this many pixels squared
+    # Audiences (adseed.audience): user vectors from behaviour events.
+    audience_schema: str = "main.default"  # events are governed as <audience_schema>.events
+    audience_half_life_days: float = 30.0  # 0: no time decay
+    audience_weight_view: float = 1.0
+    audience_weight_click: float = 3.0
+    audience_weight_purchase: float = 10.0
+    audience_exact_below: int = 20_000  # users under which lookalike search is exact
+    audience_nprobe: int = 16  # IVF lists scanned per query above that (bench/audience.py)
 
     @property
     def volumes_root(self) -> Path:

@@ -100,6 +100,10 @@ class Workspace:
     def _require(self, action: str, privilege: Privilege, obj: Securable, target: str = "") -> None:
         self.governance.require(self.principal, action, privilege, obj, target)
 
+    def require_table(self, action: str, privilege: Privilege, schema: str, table: str) -> None:
+        """For stages that own a governed table (copy, audiences): one audited check."""
+        self._require(action, privilege, Securable.table(schema, table))
+
     def _require_volume(self, action: str, privilege: Privilege, path: VolumePath) -> None:
         self._require(action, privilege, Securable.volume(path.volume.full_name), str(path))
 

@@ -43,7 +43,7 @@ class Kind(StrEnum):
 
 
 # Tables that exist per schema (rows belong to a schema through their volume).
-GOVERNED_TABLES = ("assets", "asset_embeddings", "generations", "copy")
+GOVERNED_TABLES = ("assets", "asset_embeddings", "generations", "copy", "events")
 
 # Which privileges may be granted on which kind of object (UC's applicability rules).
 GRANTABLE: dict[Kind, frozenset[Privilege]] = {

@@ -139,11 +139,25 @@ def _m0004_copy(tables: Tables) -> None:
     create_table(tables)
 
 
+def _m_audience_events(tables: Tables) -> None:
+    from adseed.audience.schema import create_events
+
+    create_events(tables)
+
+
+def _m_audience_segments(tables: Tables) -> None:
+    from adseed.audience.schema import create_segments
+
+    create_segments(tables)
+
+
 MIGRATIONS: list[tuple[str, Callable[[Tables], None]]] = [
     ("0001_assets", _m0001_assets),
     ("0002_asset_embeddings", _m0002_asset_embeddings),
     ("0003_audit", _m0003_audit),
     ("0004_copy", _m0004_copy),
+    ("0005_audience_events", _m_audience_events),
+    ("0006_audience_segments", _m_audience_segments),
 ]
 
 
