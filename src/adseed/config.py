@@ -39,6 +39,13 @@ class Settings:
     default_k: int = 10
     cache_dir: Path = Path("~/.cache/adseed")  # exported models and label vectors
     token: str = ""  # the acting principal's API token; empty: the workspace owner's
+    agent_chat: str = "persona"  # the agent's chat model: persona (offline), openai, fake
+    chat_base_url: str = ""  # an OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1
+    chat_model: str = ""  # the model name that endpoint serves
+    chat_api_key: str = ""
+    chat_timeout_s: int = 60
+    persona_library: str = ""  # a persona JSON file; empty: the packaged one
+    agent_url: str = "http://127.0.0.1:8080"  # where `adseed app` finds `adseed serve`
 
     @property
     def volumes_root(self) -> Path:
