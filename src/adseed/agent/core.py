@@ -88,7 +88,13 @@ class Agent:
         return self.workspace.principal.name
 
     def turn(self, message: str, session_id: str | None = None) -> TurnResult:
-        """The agent's answer to one message of the marketer's."""
+        """The agent's answer to one message of the marketer's: one MLflow trace."""
+        with tracing.span("agent_turn", "AGENT", {"message": message, "session": session_id}) as sp:
+            result = self._turn(message, session_id)
+            sp.set_outputs(result.to_dict())
+        return result
+
+    def _turn(self, message: str, session_id: str | None) -> TurnResult:
         session = self._session(session_id)
         reading = self._read(session, message)
         with tracing.span("policy_step", "CHAIN", {"stage": session.state.stage.value}) as sp:
@@ -109,6 +115,12 @@ class Agent:
         self, prompt: str, generate: bool, seed_index: int = 0, session_id: str | None = None
     ) -> TurnResult:
         """The tool alone, no conversation (the app's Image Gen tab); still one session turn."""
+        with tracing.span("agent_direct", "AGENT", {"prompt": prompt, "generate": generate}):
+            return self._direct(prompt, generate, seed_index, session_id)
+
+    def _direct(
+        self, prompt: str, generate: bool, seed_index: int, session_id: str | None
+    ) -> TurnResult:
         session = self._session(session_id)
         call = policy.ToolCall(prompt, seed_index, generate, session.state.product)
         executed = self._execute(call)
