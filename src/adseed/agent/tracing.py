@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 EXPERIMENT = "adseed"
 _lock = threading.Lock()
-_current: list[str] = []
+_ours: set[str] = set()  # tracking URIs this module set (workspace stores)
 
 
 def tracking_uri(settings: Settings) -> str:
@@ -26,15 +26,24 @@ def tracking_uri(settings: Settings) -> str:
 
 
 def use_workspace_store(settings: Settings) -> str:
-    """Point MLflow (process-wide) at this workspace's store; cheap when already there."""
+    """Point MLflow at this workspace's store, unless the host process chose its own.
+
+    MLflow's tracking URI is process-wide. A process that set it itself (an MLflow run
+    logging this agent, ``mlflow models serve`` with ``MLFLOW_TRACKING_URI``) keeps it
+    and gets the traces there; otherwise, and whenever the URI is one this module set
+    for another workspace, traces go to this workspace's ``mlflow.db``.
+    """
     import mlflow
+    from mlflow.tracking._tracking_service.utils import is_tracking_uri_set
 
     uri = tracking_uri(settings)
     with _lock:
-        if _current != [uri] or mlflow.get_tracking_uri() != uri:
-            mlflow.set_tracking_uri(uri)
-            mlflow.set_experiment(EXPERIMENT)
-            _current[:] = [uri]
+        current = mlflow.get_tracking_uri()
+        if current == uri or (is_tracking_uri_set() and current not in _ours):
+            return current
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_experiment(EXPERIMENT)
+        _ours.add(uri)
     return uri
 
 
