@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from PIL import Image
@@ -98,3 +101,27 @@ def image_tool():
     from adseed.agent.tools import generate_ad_image
 
     return generate_ad_image
+
+
+@contextmanager
+def serving(settings: Settings, tool=None):
+    """``adseed serve``'s app on a real socket in a thread; yields its base URL."""
+    import uvicorn
+
+    from adseed.serve.app import create_app
+    from adseed.serve.endpoints import image_tool as image_tool_dependency
+
+    app = create_app(settings)
+    chosen = tool or image_tool()
+    app.dependency_overrides[image_tool_dependency] = lambda: chosen
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -245,5 +245,10 @@ from adseed.governance.cli import register as _register_governance  # noqa: E402
 
 _register_governance(main)
 
+from adseed.agent.cli import COMMANDS as _AGENT_COMMANDS  # noqa: E402
+
+for _command in _AGENT_COMMANDS:
+    main.add_command(_command)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
