@@ -58,7 +58,7 @@ class Proposal:
     @property
     def prompt(self) -> str:
         """The text the retrieval tool gets: what the seed photo should show."""
-        return self.description or f"a {self.pet} {self.setting}"
+        return self.description or f"{article(self.pet)} {self.setting}"
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
@@ -66,6 +66,11 @@ class Proposal:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Proposal:
         return cls(**{k: str(v) for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+def article(noun: str) -> str:
+    """"a beagle", "an english setter"."""
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun if noun else "a pet"
 
 
 @dataclass(frozen=True)

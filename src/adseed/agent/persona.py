@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 SURE = 0.7  # an intent this close to its examples is trusted even for odd words ("meh")
 MARGIN = 0.05  # accept vs reject closer than this: ask again rather than guess
+NEGATED_FLOOR = 0.3  # a negated reply must still look like a yes/no answer at all
+_NEGATION = {"not", "no", "nope", "nah", "never", "don", "isn", "doesn", "aren", "won", "t"}
 SEGMENT_FLOOR = 0.25  # a segment must be at least this near some archetype example
 REDIRECTS = {"redirect_pet": "pet", "redirect_setting": "setting", "redirect_product": "product"}
 TEMPLATES = {"pet": "a photo of a {}", "setting": "a photo {}", "product": "a {}"}
@@ -164,10 +166,15 @@ class PersonaChatModel:
                 Intent.REDIRECT, pet=found.get("pet"), setting=found.get("setting"),
                 product=found.get("product"), scores=scores,
             )  # fmt: skip
+        # sentence embeddings barely see negation ("I'm not keen on that" sits as near
+        # "love it" as "no"): a yes/no reply with a negation word is a no
+        negated = best in ("accept", "reject") and _NEGATION & set(text.split())
+        if negated and max(scores["accept"], scores["reject"]) >= NEGATED_FLOOR:
+            return Reading(Intent.REJECT, scores=scores)
         if scores[best] < INTENT_FLOOR or best == "other" or best in REDIRECTS:
             return Reading(Intent.UNCLEAR, scores=scores)
         if {best, runner_up} == {"accept", "reject"} and scores[best] - scores[runner_up] < MARGIN:
-            return Reading(Intent.UNCLEAR, scores=scores)  # "absolutely … not?": ask again
+            return Reading(Intent.UNCLEAR, scores=scores)  # too close to call: ask again
         return Reading(Intent(best), scores=scores)
 
     def _slots(self, text: str, vector: np.ndarray, scores: dict[str, float]) -> dict[str, str]:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from adseed.agent.chat import Brief, Intent, Proposal, Reading, Stage
+from adseed.agent.chat import Brief, Intent, Proposal, Reading, Stage, article
 
 SEEDS = 3  # the tool retrieves the top three; seed_index runs 0..2
 Proposer = Callable[[Brief], Proposal | None]
@@ -132,7 +132,7 @@ def _start(state: State, message: str, propose: Proposer) -> Step:
 
 
 def _proposal_text(p: Proposal) -> str:
-    what = p.description or f"{_article(p.pet)} {p.setting}"
+    what = p.description or f"{article(p.pet)} {p.setting}"
     return f"How about {what}? {_sentence(p.reason)}"
 
 
@@ -219,10 +219,6 @@ def _seed_text(state: State) -> str:
         f"Here is photo {state.seed_index + 1} of {SEEDS} for \u201c{state.prompt}\u201d. "
         "Shall I make the ad with it, or is it not quite right?"
     )
-
-
-def _article(noun: str) -> str:
-    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun if noun else "a pet"
 
 
 def _sentence(text: str) -> str:
