@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from adseed.errors import InvalidInput, NotFound
+from adseed.errors import ConfigError, InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from adseed.workspace import Workspace
@@ -87,9 +87,13 @@ def generate_ad_image(
     brand: str | None = None,
 ) -> ToolResult:
     """Call the generation service as ``workspace``'s principal; see the module docstring."""
-    from adseed.generate.service import generate_ad  # issue 4's service
-
     prompt, seed_index, generate = check_arguments(prompt, seed_index, generate)
+    try:
+        from adseed.generate.service import generate_ad  # issue 4's service
+    except ImportError as exc:
+        raise ConfigError(
+            "the generation service (adseed.generate.service) is not installed"
+        ) from exc
     out = generate_ad(workspace, prompt, seed_index=seed_index, generate=generate, brand=brand)
     data = out.to_dict() if hasattr(out, "to_dict") else dict(out)
     return ToolResult(
