@@ -28,7 +28,8 @@ def test_logged_and_loaded_from_mlflows_local_store(ws, tmp_path, monkeypatch):
     monkeypatch.setattr(utils, "_tracking_uri", utils._tracking_uri)  # both restored afterwards,
     monkeypatch.setenv("MLFLOW_TRACKING_URI", os.environ.get("MLFLOW_TRACKING_URI", ""))
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'registry.db'}")
-    mlflow.set_experiment("agent-logging")
+    mlflow.set_experiment(experiment_id=mlflow.create_experiment(
+        "agent-logging", artifact_location=(tmp_path / "artifacts").as_uri()))
     config = {"home": str(ws.home), "agent_chat": "fake", "embedder": "fake"}
     with mlflow.start_run():
         info = mlflow.pyfunc.log_model(

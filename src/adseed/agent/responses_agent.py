@@ -25,6 +25,7 @@ from mlflow.types.responses import ResponsesAgentRequest, ResponsesAgentResponse
 from adseed.agent.chat import ChatModel, build_chat_model
 from adseed.agent.core import Agent, ImageTool, TurnResult
 from adseed.agent.tools import generate_ad_image
+from adseed.agent.tracing import use_workspace_store
 from adseed.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -51,6 +52,8 @@ class AdAgent(ResponsesAgent):
         self._chat_model = chat_model
         self._tool = tool
         self._agent: Agent | None = None
+        if workspace is not None:  # before predict's trace starts, so it lands there
+            use_workspace_store(workspace.settings)
 
     def load_context(self, context: Any) -> None:
         """MLflow's hook: open the workspace named in the model config."""
@@ -60,6 +63,7 @@ class AdAgent(ResponsesAgent):
         config = dict(getattr(context, "model_config", None) or {})
         flags = {k: config.get(k) for k in ("home", "token", "agent_chat", "embedder")}
         self._workspace = Workspace.open(resolve_settings(flags))
+        use_workspace_store(self._workspace.settings)
 
     @property
     def agent(self) -> Agent:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -42,9 +42,23 @@ def use_workspace_store(settings: Settings) -> str:
         if current == uri or (is_tracking_uri_set() and current not in _ours):
             return current
         mlflow.set_tracking_uri(uri)
+        _ensure_experiment(settings)
         mlflow.set_experiment(EXPERIMENT)
         _ours.add(uri)
     return uri
+
+
+def _ensure_experiment(settings: Settings) -> None:
+    """Create the experiment with its artifacts (trace bodies) inside the workspace: by
+    default MLflow would put them in ``./mlruns`` of whatever folder the process runs in."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri(settings))
+    if client.get_experiment_by_name(EXPERIMENT) is None:
+        location = (settings.home / "mlartifacts").as_uri()
+        with suppress(MlflowException):  # created meanwhile by another process
+            client.create_experiment(EXPERIMENT, artifact_location=location)
 
 
 @contextmanager
