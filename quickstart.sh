@@ -24,11 +24,20 @@ PY
     pip=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check)
     # torch first and pinned: an unpinned resolve pulls gigabytes of CUDA wheels.
     "${pip[@]}" "torch==2.13.0"
-    "${pip[@]}" -e ".[clip,demo,dev,diffusers]"
+    "${pip[@]}" -e ".[clip,demo,dev,diffusers,app]"
     # open_clip without its dependencies: they would pull torchvision, which is built
     # for CUDA torch and breaks imports here; adseed does CLIP's preprocessing itself.
     "${pip[@]}" --no-deps "open_clip_torch==3.3.0"
     echo "$want" > "$stamp"
+}
+
+browser() {
+    # The app's end-to-end test drives Debian's chromium through Playwright (pip cannot
+    # ship a browser and nothing may be downloaded at run time); without it, it skips.
+    if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+            >/dev/null 2>&1 || echo "could not install chromium: the browser test will skip" >&2
+    fi
 }
 
 cmd=${1:-}
@@ -40,6 +49,7 @@ case "$cmd" in
         ;;
     test)
         install
+        browser
         exec "$VENV/bin/python" -m pytest "$@"
         ;;
     *)

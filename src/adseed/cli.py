@@ -253,6 +253,11 @@ from adseed.audience.cli import audience  # noqa: E402
 
 main.add_command(audience)
 
+from adseed.agent.cli import COMMANDS as _AGENT_COMMANDS  # noqa: E402
+
+for _command in _AGENT_COMMANDS:
+    main.add_command(_command)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
 

@@ -80,6 +80,13 @@ class Settings:
     audience_weight_purchase: float = 10.0
     audience_exact_below: int = 20_000  # users under which lookalike search is exact
     audience_nprobe: int = 16  # IVF lists scanned per query above that (bench/audience.py)
+    agent_chat: str = "persona"  # the agent's chat model: persona (offline), openai, fake
+    chat_base_url: str = ""  # an OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1
+    chat_model: str = ""  # the model name that endpoint serves
+    chat_api_key: str = ""
+    chat_timeout_s: int = 60
+    persona_library: str = ""  # a persona JSON file; empty: the packaged one
+    agent_url: str = "http://127.0.0.1:8080"  # where `adseed app` finds `adseed serve`
 
     @property
     def volumes_root(self) -> Path:

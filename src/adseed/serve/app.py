@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from adseed.config import Settings
@@ -22,14 +23,18 @@ _CODES = {400: "INVALID_PARAMETER_VALUE", 404: "NOT_FOUND", 409: "RESOURCE_CONFL
 
 
 def create_app(settings: Settings, routers: Iterable[APIRouter] = ()) -> FastAPI:
+    from adseed.serve.endpoints import router as serving_router
     from adseed.serve.files_api import router as files_router
 
     app = FastAPI(title="adseed", version="0.1.0")
     app.state.workspace = Workspace.load(settings)
     app.include_router(files_router)
+    app.include_router(serving_router)
     for router in routers:
         app.include_router(router)
     app.add_exception_handler(AdseedError, _error_response)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _invalid_body)  # type: ignore[arg-type]
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
 
@@ -44,6 +49,43 @@ def caller(request: Request) -> Workspace:
 
 
 Caller = Annotated[Workspace, Depends(caller)]
+
+
+async def _invalid_body(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """A malformed body or parameter is a 400 saying where and what, like every adseed error."""
+    problems = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        problems.append(f"{where}: {str(err.get('msg', 'invalid')).removeprefix('Value error, ')}")
+    return JSONResponse(
+        {"error_code": "BAD_REQUEST", "message": "; ".join(problems)}, status_code=400
+    )
+
+
+def _openapi(app: FastAPI) -> dict:
+    """FastAPI's schema, with its default 422 validation response replaced by our 400."""
+    from fastapi.openapi.utils import get_openapi
+
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+    error_ref = {"$ref": "#/components/schemas/ErrorBody"}
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            responses = operation.get("responses", {})
+            default = responses.get("422", {}).get("content", {}).get("application/json", {})
+            if default.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+                del responses["422"]
+            responses.setdefault("400", {"description": "malformed request"})
+            responses["400"]["content"] = {"application/json": {"schema": error_ref}}
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    from adseed.serve.schemas import ErrorBody
+
+    components.setdefault("ErrorBody", ErrorBody.model_json_schema())
+    app.openapi_schema = schema
+    return schema
 
 
 async def _error_response(request: Request, exc: AdseedError) -> JSONResponse:

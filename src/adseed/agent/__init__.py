@@ -1,0 +1,1 @@
+"""The chat agent: a deterministic conversation policy, pluggable chat models, sessions."""

@@ -1,0 +1,107 @@
+"""The agent's single tool, ``generate_ad_image(prompt, seed_index, generate)``, as ONE adapter.
+
+The chat model sees exactly the schema in ``TOOL_SPEC``: three arguments, nothing
+about brands, volumes or backends. Everything else is the generation service's job
+(issue 4: top-3 retrieval remembered per text, so seed_index 1 and 2 reuse the same
+three; an optional ad PNG written to a volume). The adapter only adds what the
+conversation knows and the model must not choose: *who* acts (the workspace is bound
+to the conversation's principal, so the tool can never read more than the marketer
+may) and *which product* the marketer asked for (found among the brand images by a
+governed search).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from adseed.errors import ConfigError, InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from adseed.workspace import Workspace
+
+TOOL_NAME = "generate_ad_image"
+TOOL_SPEC: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": TOOL_NAME,
+        "description": (
+            "Find the three brand photos that best match a description and show one of them "
+            "(seed_index 0, 1 or 2; the same description reuses the same three), or, with "
+            "generate=true, make the finished ad from that photo."
+        ),
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "prompt": {"type": "string", "description": "What the photo should show."},
+                "seed_index": {"type": "integer", "minimum": 0, "maximum": 2},
+                "generate": {"type": "boolean", "description": "Make the ad, not just show."},
+            },
+            "required": ["prompt", "seed_index", "generate"],
+            "additionalProperties": False,
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What the service returned: paths only, never bytes."""
+
+    candidates: list[str]
+    seed_index: int
+    seed_path: str
+    image_path: str | None
+    scores: dict[str, float] | None
+    trace_id: str | None
+    brand_path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_arguments(prompt: Any, seed_index: Any, generate: Any) -> tuple[str, int, bool]:
+    """The tool's arguments, checked as strictly as a schema validator would."""
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise InvalidInput("prompt must be a non-empty text")
+    if isinstance(seed_index, bool) or not isinstance(seed_index, int) or not 0 <= seed_index <= 2:
+        raise InvalidInput(f"seed_index must be 0, 1 or 2, got {seed_index!r}")
+    if not isinstance(generate, bool):
+        raise InvalidInput(f"generate must be true or false, got {generate!r}")
+    return prompt.strip(), seed_index, generate
+
+
+def find_brand(workspace: Workspace, product_query: str) -> str:
+    """The brand image (pack-shot) that best matches a product, among those the caller may read."""
+    results = workspace.search([product_query], k=1, kind="brand")
+    if not results or not results[0].hits:
+        raise NotFound(f"no brand image matches {product_query!r} among the images you may read")
+    return results[0].hits[0].path
+
+
+def generate_ad_image(
+    workspace: Workspace,
+    prompt: str,
+    seed_index: int,
+    generate: bool,
+    brand: str | None = None,
+) -> ToolResult:
+    """Call the generation service as ``workspace``'s principal; see the module docstring."""
+    prompt, seed_index, generate = check_arguments(prompt, seed_index, generate)
+    try:
+        from adseed.generate.service import generate_ad  # issue 4's service
+    except ImportError as exc:
+        raise ConfigError(
+            "the generation service (adseed.generate.service) is not installed"
+        ) from exc
+    out = generate_ad(workspace, prompt, seed_index=seed_index, generate=generate, brand=brand)
+    data = out.to_dict() if hasattr(out, "to_dict") else dict(out)
+    return ToolResult(
+        candidates=list(data["candidates"]),
+        seed_index=int(data.get("seed_index", seed_index)),
+        seed_path=str(data["seed_path"]),
+        image_path=data.get("image_path"),
+        scores=data.get("scores"),
+        trace_id=data.get("trace_id"),
+        brand_path=data.get("brand_path", brand),
+    )

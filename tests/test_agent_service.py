@@ -1,0 +1,90 @@
+"""Agent turns end to end on a real workspace (Delta, LanceDB, governance, SQLite sessions).
+
+The chat model here is the deterministic fake, so these stay in the fast tier; the
+persona model's conversations are in test_agent_conversations.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+from agent_helpers import image_tool, seeded_workspace, vector_queries
+
+from adseed.agent.core import Agent
+from adseed.agent.fake import FakeChatModel
+from adseed.config import resolve_settings
+from adseed.errors import NotFound, PermissionDenied
+
+
+@pytest.fixture
+def ws(tmp_path):
+    settings = resolve_settings({"home": tmp_path / "ws", "embedder": "fake", "agent_chat": "fake"}, env={})
+    return seeded_workspace(settings, tmp_path)
+
+
+def agent(ws, tool=None):
+    return Agent(ws, FakeChatModel(), tool or image_tool())
+
+
+def test_accept_at_once_retrieves_once_and_writes_the_ad(ws):
+    a = agent(ws)
+    before = vector_queries(ws)
+    first = a.turn("dog owners who love parks", "s1")
+    assert first.calls == [] and first.stage.value == "proposed"
+    shown = a.turn("yes", "s1")
+    final = a.turn("yes", "s1")
+    assert vector_queries(ws) - before == 1
+    (seed_call,), (gen_call,) = shown.calls, final.calls
+    assert seed_call.call.arguments() == {"prompt": "a dog in a park", "seed_index": 0, "generate": False}
+    assert gen_call.call.arguments() == {"prompt": "a dog in a park", "seed_index": 0, "generate": True}
+    candidates = seed_call.result.candidates
+    assert all("dog_park" in p for p in candidates)
+    assert final.last_image == {"type": "final", "path": gen_call.result.image_path, "seed_path": candidates[0]}
+    assert final.last_image["path"].startswith("/Volumes/main/bricks/generated/")
+    assert ws.read_file(final.last_image["path"])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_rejections_walk_the_same_three_without_a_new_query(ws):
+    a = agent(ws)
+    before = vector_queries(ws)
+    results = [a.turn(m, "s2") for m in ["dog owners who love parks", "yes", "no", "not this one"]]
+    shown = [r.last_image["path"] for r in results[1:]]
+    assert shown == results[1].calls[0].result.candidates
+    assert vector_queries(ws) - before == 1
+
+
+def test_a_conversation_survives_a_restart(ws):
+    agent(ws).turn("dog owners who love parks", "s3")
+    agent(ws).turn("yes", "s3")
+    fresh = Agent(ws.acting_as(ws.principal), FakeChatModel(), image_tool())  # new objects, same files
+    result = fresh.turn("no", "s3")
+    assert result.calls[0].call.seed_index == 1
+    assert [m["role"] for m in fresh.history("s3").messages] == ["user", "assistant"] * 3
+
+
+def test_another_principal_cannot_read_or_continue_the_session(ws):
+    agent(ws).turn("dog owners who love parks", "shared-id")
+    gov = ws.governance
+    bob_token = gov.add_principal(ws.principal, "bob", "user", False)
+    bob = Agent(ws.as_token(bob_token), FakeChatModel(), image_tool())
+    assert bob.history("shared-id").messages == []
+    assert bob.turn("yes", "shared-id").stage.value == "start"  # his own, new conversation
+    assert len(agent(ws).history("shared-id").messages) == 2  # the admin's is untouched
+
+
+def test_the_tool_acts_with_the_marketers_rights_never_more(ws):
+    gov, me = ws.governance, ws.principal
+    reader = gov.add_principal(me, "reader", "user", False)
+    for priv, kind, name in [("USE CATALOG", "catalog", "main"), ("USE SCHEMA", "schema", "main.bricks"),
+                             ("READ VOLUME", "volume", "main.bricks.seeds")]:
+        gov.grant(me, priv, kind, name, "reader")
+    a = Agent(ws.as_token(reader), FakeChatModel(), image_tool())
+    a.turn("dog owners who love parks", "r1")
+    assert a.turn("yes", "r1").last_image["type"] == "seed"  # may read seeds
+    with pytest.raises(PermissionDenied):
+        a.turn("yes", "r1")  # may not write the generated volume
+    assert a.history("r1").state.stage.value == "seed"  # the failed turn changed nothing
+    outsider = gov.add_principal(me, "outsider", "user", False)
+    b = Agent(ws.as_token(outsider), FakeChatModel(), image_tool())
+    b.turn("dog owners who love parks", "o1")
+    with pytest.raises(NotFound):
+        b.turn("yes", "o1")  # no readable seeds at all: nothing to show
