@@ -72,6 +72,12 @@ class Settings:
     diffusers_steps: int = 28
     diffusers_guidance_scale: float = 2.5
     diffusers_resolution: int = 1024  # generated at about this many pixels squared
+    # Generation service (adseed.generate): the default backend, the compositor's font
+    # (empty: Pillow's bundled Aileron, CC0), and where request traces go (empty: the
+    # workspace's own MLflow store, sqlite:///<home>/mlflow.db).
+    generator: str = "compositor"
+    ad_font: str = ""
+    tracking_uri: str = ""
 
     @property
     def volumes_root(self) -> Path:
