@@ -249,6 +249,10 @@ from adseed.copy.cli import copy_command  # noqa: E402
 
 main.add_command(copy_command)
 
+from adseed.generate.cli import generate_command  # noqa: E402
+
+main.add_command(generate_command)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
 

@@ -78,7 +78,14 @@ class Compositor:
         return cls(font_path=str(getattr(settings, "ad_font", "") or ""))
 
     def generate(self, request: AdRequest) -> bytes:
-        return encode_png_fast(self.compose(request).image)
+        return self.generate_located(request)[0]
+
+    def generate_located(
+        self, request: AdRequest
+    ) -> tuple[bytes, tuple[int, int, int, int] | None]:
+        """The PNG and the product's box in it (for scoring the product where it is)."""
+        composition = self.compose(request)
+        return encode_png_fast(composition.image), composition.product_box
 
     def compose(self, request: AdRequest, draw_text: bool = True) -> Composition:
         """The ad as an image plus its layout; ``draw_text=False`` leaves out only the glyphs."""

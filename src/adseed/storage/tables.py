@@ -139,11 +139,18 @@ def _m0004_copy(tables: Tables) -> None:
     create_table(tables)
 
 
+def _m0005_generations(tables: Tables) -> None:
+    from adseed.generate.records import create_tables  # the generation stage owns its schemas
+
+    create_tables(tables)
+
+
 MIGRATIONS: list[tuple[str, Callable[[Tables], None]]] = [
     ("0001_assets", _m0001_assets),
     ("0002_asset_embeddings", _m0002_asset_embeddings),
     ("0003_audit", _m0003_audit),
     ("0004_copy", _m0004_copy),
+    ("0005_generations", _m0005_generations),
 ]
 
 
