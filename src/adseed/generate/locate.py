@@ -1,20 +1,21 @@
 """Find the brand's product in an ad and say how faithfully it appears there.
 
-The measure is a *masked, colour normalised cross-correlation* between the ad and the
-product cut out of the brand image (``cutout.py``): the correlation of the two
-images' mean-removed RGB values over the product's own pixels only (its mask), with
-all three channels in one sum, so a recoloured or distorted pack scores lower than a
-faithful one, and the background behind the product does not count. 1.0 is a
-pixel-perfect copy up to brightness and contrast; a region without the product
-scores near 0.
+The measure is a *masked, colour normalised cross-correlation* (NCC) between the ad and
+the product cut out of the brand image (``cutout.py``), over the product's own pixels
+only (its mask), so the background behind the product does not count. It is taken
+twice and the lower value kept: with each channel's mean removed (structure: the
+pack's print and shape, blind to a colour cast), and with one mean for all three
+channels (so a recoloured pack scores low too). 1.0 is a pixel-perfect copy up to
+brightness and contrast.
 
 * When the backend says where it put the product (the compositor does), the score is
   taken at that box: :func:`match_at`.
 * Otherwise (hosted and local models repaint the whole picture), :func:`locate` slides
   the product over the ad at 14 sizes, from 12% to 75% of the ad's height, plus a
-  finer pass around the best: the correlations come from FFTs (Lewis's fast
-  normalised cross-correlation, extended with a mask as in Padfield, 2012), on the
-  ad shrunk to 192 px: about 0.1 s.
+  finer pass around the best, with the structural NCC (its chance maximum over ~10^4
+  positions is lower); the correlations come from FFTs (Lewis's fast normalised
+  cross-correlation with a mask, as in Padfield, 2012) on the ad shrunk to 192 px,
+  about 0.1 s. The best box is then scored as above at full resolution.
 """
 
 from __future__ import annotations
@@ -39,15 +40,18 @@ def _template(product: Product, size: tuple[int, int]) -> tuple[np.ndarray, np.n
 
 
 def _ncc_single(region: np.ndarray, rgb: np.ndarray, mask: np.ndarray) -> float:
+    """min(structural NCC, colour NCC) of ``region`` against the masked template."""
     n = mask.sum()
     if n < 16:
         return 0.0
     m = mask[..., None]
-    t = rgb - (rgb * m).sum((0, 1)) / n
-    i = region - (region * m).sum((0, 1)) / n
-    num = float((m * t * i).sum())
-    den = float(np.sqrt((m * t * t).sum() * (m * i * i).sum()))
-    return num / den if den > 1e-9 else 0.0
+    values = []
+    for axes in ((0, 1), None):  # per-channel means, then one mean for all channels
+        t = rgb - (rgb * m).sum(axis=axes) / (n if axes else 3 * n)
+        i = region - (region * m).sum(axis=axes) / (n if axes else 3 * n)
+        den = float(np.sqrt((m * t * t).sum() * (m * i * i).sum()))
+        values.append(float((m * t * i).sum()) / den if den > 1e-9 else 0.0)
+    return min(values)
 
 
 def match_at(ad: Image.Image, product: Product, box: tuple[int, int, int, int]) -> float:
@@ -78,9 +82,9 @@ def locate(ad: Image.Image, product: Product) -> tuple[float, tuple[int, int, in
         best = max(best, _search(image, product, fraction * small.height, aspect), key=_first)
     score, (x0, y0, x1, y1), _ = best
     if score <= 0:
-        return max(0.0, score), None
+        return 0.0, None
     box = (round(x0 / scale), round(y0 / scale), round(x1 / scale), round(y1 / scale))
-    return score, box
+    return match_at(ad, product, box), box
 
 
 def _first(item: tuple[float, tuple[int, int, int, int], float]) -> float:
@@ -101,7 +105,7 @@ def _search(
     num = np.zeros((image.shape[0] - h + 1, image.shape[1] - w + 1))
     var_i = np.zeros_like(num)
     var_t = 0.0
-    for c in range(3):
+    for c in range(3):  # structural NCC: each channel's own mean removed
         t = (rgb[..., c] - (rgb[..., c] * mask).sum() / n) * mask
         var_t += float((t * t).sum())
         s1 = fftconvolve(image[..., c], flip, mode="valid")
