@@ -6,7 +6,9 @@ Offline, no weights, deterministic (same request → byte-identical PNG). Steps:
    to exactly the format's size;
 2. cut the product out of the brand pack-shot (``cutout.py``);
 3. pick the template that covers the least of the subject (``layout.py``), inside the
-   format's safe zone;
+   format's safe zone; in the landscape format, when every full-bleed template would
+   cover more than 8% of the subject, switch to the split design (photo left, a panel
+   with product and text right) and crop the photo to its part of the width;
 4. paste the product over a soft drop shadow; draw the headline (with a scrim only where
    the photo does not give 4.5:1 contrast) and the call to action on a button in the
    product's own accent colour (``typography.py``);
@@ -28,7 +30,18 @@ from adseed.errors import InvalidInput
 from adseed.generate.base import AdRequest
 from adseed.generate.cutout import FALLBACK_ACCENT, Product, cut_out
 from adseed.generate.imaging import decode_image_checked, encode_png_fast, flatten_on_white
-from adseed.generate.layout import Box, Inputs, Plan, choose, product_size, safe_box, spec_for
+from adseed.generate.layout import (
+    SPLIT_ABOVE,
+    Box,
+    Inputs,
+    choose,
+    is_landscape,
+    product_size,
+    safe_box,
+    spec_for,
+    split_photo_width,
+    split_plan,
+)
 from adseed.generate.saliency import best_crop, saliency
 from adseed.generate.typography import TextArea, clean_text, draw_button, draw_headline, fit_text
 
@@ -36,6 +49,7 @@ if TYPE_CHECKING:
     from adseed.config import Settings
 
 DEFAULT_CTA = "Shop now"
+PANEL = (246, 244, 239)  # the split design's panel: a warm off-white, like a shop page
 
 
 @dataclass(frozen=True)
@@ -103,7 +117,18 @@ class Compositor:
         subject = saliency(seed)
         crop = best_crop(subject, seed.size, fmt.width / fmt.height)
         canvas = seed.resize((fmt.width, fmt.height), Image.Resampling.LANCZOS, box=crop)
-        plan = self._plan(request, headline, cta_text, product, subject.crop(crop, canvas.size))
+        inputs = self._inputs(request, headline, cta_text, product)
+        plan = choose(inputs, subject.crop(crop, canvas.size))
+        if is_landscape(fmt) and (plan is None or plan.covered > SPLIT_ABOVE):
+            aspect = product.image.width / product.image.height if product else None
+            plan = split_plan(inputs, aspect) or plan
+            if plan is not None and plan.name.startswith("split"):
+                crop, canvas = _split_canvas(seed, subject, fmt)
+        if plan is None:
+            raise InvalidInput(
+                f"headline {headline!r} and call to action {cta_text!r} do not fit {fmt.name}: "
+                "shorten them"
+            )
         if product is not None and plan.product is not None:
             _paste_product(canvas, product, plan.product)
         accent = product.accent if product is not None else FALLBACK_ACCENT
@@ -115,7 +140,7 @@ class Compositor:
         cut = product.cut if product is not None else False
         return Composition(canvas, crop, plan.name, box, cut, areas)
 
-    def _plan(self, request, headline, cta_text, product, subject) -> Plan:
+    def _inputs(self, request, headline, cta_text, product) -> Inputs:
         fmt, spec = request.format, spec_for(request.format)
         safe = safe_box(fmt)
         cta = fit_text(cta_text, self.font_path, (safe.width // 2, spec.cta_px * 2),
@@ -125,14 +150,16 @@ class Compositor:
         size = None
         if product is not None:
             size = product_size(fmt, product.image.width / product.image.height)
-        inputs = Inputs(fmt, safe, spec, headline, cta, size, self.font_path)
-        plan = choose(inputs, subject)
-        if plan is None:
-            raise InvalidInput(
-                f"headline {headline!r} and call to action {cta_text!r} do not fit {fmt.name}: "
-                "shorten them"
-            )
-        return plan
+        return Inputs(fmt, safe, spec, headline, cta, size, self.font_path)
+
+
+def _split_canvas(seed: Image.Image, subject, fmt) -> tuple[tuple[int, int, int, int], Image.Image]:
+    """The split design's canvas: the photo cropped around the subject on the left, a panel."""
+    width = split_photo_width(fmt)
+    crop = best_crop(subject, seed.size, width / fmt.height)
+    canvas = Image.new("RGB", (fmt.width, fmt.height), PANEL)
+    canvas.paste(seed.resize((width, fmt.height), Image.Resampling.LANCZOS, box=crop), (0, 0))
+    return crop, canvas
 
 
 def _paste_product(canvas: Image.Image, product: Product, box: Box) -> None:

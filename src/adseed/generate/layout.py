@@ -12,7 +12,15 @@ Inside the safe zone a handful of templates place the headline (top or bottom, o
 side column in the landscape format), the button, and the product in a corner. Each
 template is scored by how much of the photo's subject it would cover (saliency mass
 under the product, the button, and, weighted less because text over a scrim still
-shows the photo, under the headline); the lowest wins, ties going to the first listed.
+shows the photo, under the headline), plus a penalty for a headline the template
+had to set smaller; the lowest wins, ties going to the first listed.
+
+The landscape format has one more design, :func:`split_plan`: the photo on the left
+58%, and a plain panel on the right holding product, headline and button. A 1.91:1
+crop of an ordinary 4:3 photo leaves the subject filling the middle, where any
+full-bleed template covers a good part of it; the compositor switches to the split
+when the best full-bleed template would put headline, button and product over more
+than ``SPLIT_ABOVE`` of the subject.
 """
 
 from __future__ import annotations
@@ -26,6 +34,9 @@ from adseed.generate.saliency import SaliencyMap
 from adseed.generate.typography import TextBlock, fit_text
 
 HEADLINE_WEIGHT, BUTTON_WEIGHT, PRODUCT_WEIGHT = 0.35, 1.0, 1.0
+SHRINK_WEIGHT = 0.3  # cost of a headline set at half its size: a narrow column is harder to read
+SPLIT_ABOVE = 0.08  # subject share a full-bleed landscape template may cover
+SPLIT_PHOTO = 0.58  # the photo's share of the width in the split design
 
 
 @dataclass(frozen=True)
@@ -71,7 +82,7 @@ class Spec:
 SPECS: dict[str, Spec] = {
     "1080x1080": Spec(0.06, 0.06, 0.06, 76, 38, 0.40, 0.38),
     "1080x1350": Spec(0.06, 0.06, 0.06, 80, 40, 0.42, 0.33),
-    "1080x1920": Spec(0.14, 0.20, 0.06, 88, 44, 0.48, 0.27),
+    "1080x1920": Spec(0.14, 0.20, 0.06, 88, 44, 0.50, 0.30),
     "1200x628": Spec(0.08, 0.08, 0.05, 50, 27, 0.30, 0.64),
 }
 
@@ -105,7 +116,8 @@ class Plan:
     cta: TextBlock
     button: Box
     product: Box | None
-    cost: float = 0.0
+    cost: float = 0.0  # weighted subject coverage: what choose() minimises
+    covered: float = 0.0  # share of the subject under headline, button and product
 
     @property
     def headline_box(self) -> Box:
@@ -212,6 +224,37 @@ PORTRAIT: tuple[Template, ...] = (
 LANDSCAPE: tuple[Template, ...] = (lambda i: _column(i, True), lambda i: _column(i, False))
 
 
+def is_landscape(fmt: AdFormat) -> bool:
+    return fmt.width / fmt.height > 1.3
+
+
+def split_photo_width(fmt: AdFormat) -> int:
+    return round(fmt.width * SPLIT_PHOTO)
+
+
+def split_plan(inp: Inputs, aspect: float | None) -> Plan | None:
+    """Product, headline and button stacked, left-aligned, centred in the right panel."""
+    fmt = inp.fmt
+    margin = round(max(0.08 * fmt.height, 0.05 * fmt.width))  # the format's safe zone
+    x0, x1 = split_photo_width(fmt) + margin, fmt.width - margin
+    top, bottom, g = margin, fmt.height - margin, inp.gap
+    bw, bh = inp.button_size()
+    product = None
+    if aspect is not None:
+        max_w, max_h = x1 - x0, 0.45 * (bottom - top)
+        scale = min(max_w / aspect, max_h)
+        product = (max(1, math.floor(scale * aspect)), max(1, math.floor(scale)))
+    used = (product[1] + g) if product else 0
+    block = inp.fit_headline(x1 - x0, bottom - top - used - bh - g)
+    if block is None or bw > x1 - x0:
+        return None
+    y = top + (bottom - top - (used + block.height + g + bh)) // 2
+    box = Box(x0, y, x0 + product[0], y + product[1]) if product else None
+    y += used
+    button = Box(x0, y + block.height + g, x0 + bw, y + block.height + g + bh)
+    return Plan("split/photo-left", block, (x0, y), inp.cta, button, box)
+
+
 def _fits(plan: Plan, gap: int) -> bool:
     boxes = [plan.headline_box, plan.button] + ([plan.product] if plan.product else [])
     return not any(a.overlaps(b, gap // 2) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
@@ -219,17 +262,17 @@ def _fits(plan: Plan, gap: int) -> bool:
 
 def choose(inp: Inputs, subject: SaliencyMap) -> Plan | None:
     """The template that covers the least of the subject, or None when nothing fits."""
-    templates = LANDSCAPE if inp.fmt.width / inp.fmt.height > 1.3 else PORTRAIT
+    templates = LANDSCAPE if is_landscape(inp.fmt) else PORTRAIT
     best: Plan | None = None
     for template in templates:
         plan = template(inp)
         if plan is None:
             continue
-        cost = HEADLINE_WEIGHT * subject.mass(plan.headline_box.as_tuple())
-        cost += BUTTON_WEIGHT * subject.mass(plan.button.as_tuple())
-        if plan.product is not None:
-            cost += PRODUCT_WEIGHT * subject.mass(plan.product.as_tuple())
+        masses = [subject.mass(plan.headline_box.as_tuple()), subject.mass(plan.button.as_tuple())]
+        masses.append(subject.mass(plan.product.as_tuple()) if plan.product is not None else 0.0)
+        cost = HEADLINE_WEIGHT * masses[0] + BUTTON_WEIGHT * masses[1] + PRODUCT_WEIGHT * masses[2]
+        cost += SHRINK_WEIGHT * (1 - plan.headline.font.size / inp.spec.headline_px)
         if best is None or cost < best.cost - 1e-9:
             best = Plan(plan.name, plan.headline, plan.headline_at, plan.cta, plan.button,
-                        plan.product, cost)  # fmt: skip
+                        plan.product, cost, sum(masses))  # fmt: skip
     return best
