@@ -8,8 +8,8 @@ product faithfully, and stay true to the seed photo?
 * ``brand_preservation``: masked normalised cross-correlation of the product cut out of
   the brand image against the ad (``locate.py``), at the box the backend reports, or
   at the best match anywhere. Measured on a beagle photo with an ACANA pack, all four
-  formats: 0.998 at the compositor's box, 0.87-0.93 when searched for (a few pixels
-  off), 0.46 for the same ad without the product (the best of ~10^4 chance
+  formats: 0.998 at the compositor's box, 0.89-0.92 when searched for (a few pixels
+  off), 0.46-0.48 for the same ad without the product (the best of ~10^4 chance
   alignments), below 0 for another-coloured pack at the product's box.
 * ``seed_faithfulness``: cosine similarity, in the same embedder space, between the
   ad and the seed it was made from; a backend that swaps the dog for another animal,
