@@ -89,7 +89,7 @@ class Compositor:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Compositor:
-        return cls(font_path=str(getattr(settings, "ad_font", "") or ""))
+        return cls(font_path=settings.ad_font)
 
     def generate(self, request: AdRequest) -> bytes:
         return self.generate_located(request)[0]

@@ -38,6 +38,7 @@ from adseed.errors import (
     StateError,
 )
 from adseed.generate.base import (
+    DEFAULT_FORMAT,
     AdFormat,
     AdRequest,
     available_generators,
@@ -151,8 +152,9 @@ def _check(ws, text, seed_index, generate, brand, backend, fmt, headline, cta) -
     for value, what in ((headline, "headline"), (cta, "call to action")):
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise InvalidInput(f"{what} is empty: leave it out for the default")
-    return _Checked(" ".join(text.split()), seed_index, bool(generate),
-                    parse_format(fmt or "1080x1080"), name, brand_path, headline, cta)  # fmt: skip
+    ad_format = parse_format(fmt or DEFAULT_FORMAT)
+    clean = " ".join(text.split())
+    return _Checked(clean, seed_index, bool(generate), ad_format, name, brand_path, headline, cta)
 
 
 def _trace_inputs(req: _Checked) -> dict[str, Any]:
