@@ -1,26 +1,17 @@
 """Shared set-up for the agent tests: a workspace with labelled seeds and brand images.
 
-``image_tool()`` is the generation service of issue 4 when it is importable. Until that
-branch is merged, it is ``StandInService`` below: a TEST-ONLY stand-in that does the
-part the agent depends on (a governed top-3 search remembered per prompt; with
-generate, a PNG written through ``Workspace.write_file`` into ``<c>.<s>.generated``)
-and nothing more: no compositor, no scores, no tracing. It is never shipped in src/.
+``image_tool()`` is the real generation service (compositor backend) behind the agent's
+one-tool adapter, so every scripted conversation writes real ads and lineage rows.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from PIL import Image
-
-from adseed.agent.tools import ToolResult, check_arguments
 from adseed.config import Settings
-from adseed.errors import NotFound
 from adseed.workspace import Workspace
 
 from conftest import make_png
@@ -53,51 +44,22 @@ def seeded_workspace(settings: Settings, tmp: Path) -> Workspace:
 
 
 def vector_queries(ws: Workspace, principal: str | None = None) -> int:
-    """How many index searches the audit trail holds (for one principal, or everyone)."""
+    """How many seed searches the audit trail holds (for one principal, or everyone).
+
+    Brand look-ups (kind=brand, when the agent picks the product for the ad) are not
+    counted: the flow's promise is about the seed photos' top-3.
+    """
     return sum(
         1
         for r in ws.governance.audit.records()
-        if r["action"] == "search" and (principal is None or r["principal"] == principal)
+        if r["action"] == "search"
+        and "kind=seed" in r["detail"]
+        and (principal is None or r["principal"] == principal)
     )
 
 
-class StandInService:
-    """TEST-ONLY stand-in for issue 4's service (see the module docstring)."""
-
-    def __init__(self) -> None:
-        self.remembered: dict[tuple[str, str], list[str]] = {}
-
-    def __call__(
-        self, ws: Workspace, prompt: str, seed_index: int, generate: bool, brand: str | None = None
-    ) -> ToolResult:
-        prompt, seed_index, generate = check_arguments(prompt, seed_index, generate)
-        key = (ws.principal.name, prompt)
-        if key not in self.remembered:
-            hits = ws.search([prompt], k=3, kind="seed")[0].hits
-            if len(hits) < 3:
-                raise NotFound(f"fewer than 3 seed photos you may read match {prompt!r}")
-            self.remembered[key] = [h.path for h in hits]
-        candidates = self.remembered[key]
-        seed = candidates[seed_index]
-        image = None
-        if generate:
-            ad = Image.open(io.BytesIO(ws.read_file(seed))).convert("RGB").resize((108, 108))
-            if brand:
-                ad.paste(Image.open(io.BytesIO(ws.read_file(brand))).convert("RGB").resize((30, 30)))
-            buf = io.BytesIO()
-            ad.save(buf, format="PNG")
-            digest = hashlib.sha256(f"{seed}|{brand}|{prompt}".encode()).hexdigest()[:12]
-            parts = seed.split("/")
-            image = ws.write_file(f"/Volumes/{parts[2]}/{parts[3]}/generated/ad_{digest}.png", buf.getvalue())
-        return ToolResult(candidates, seed_index, seed, image, None, None, brand)
-
-
 def image_tool():
-    """The real generation service when merged, else the test-only stand-in."""
-    try:
-        from adseed.generate.service import generate_ad  # noqa: F401
-    except ImportError:
-        return StandInService()
+    """The agent's one tool: the real generation service behind its adapter."""
     from adseed.agent.tools import generate_ad_image
 
     return generate_ad_image

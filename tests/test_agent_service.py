@@ -12,7 +12,7 @@ from agent_helpers import image_tool, seeded_workspace, vector_queries
 from adseed.agent.core import Agent
 from adseed.agent.fake import FakeChatModel
 from adseed.config import resolve_settings
-from adseed.errors import NotFound, PermissionDenied
+from adseed.errors import PermissionDenied, StateError
 
 
 @pytest.fixture
@@ -75,16 +75,17 @@ def test_the_tool_acts_with_the_marketers_rights_never_more(ws):
     gov, me = ws.governance, ws.principal
     reader = gov.add_principal(me, "reader", "user", False)
     for priv, kind, name in [("USE CATALOG", "catalog", "main"), ("USE SCHEMA", "schema", "main.bricks"),
-                             ("READ VOLUME", "volume", "main.bricks.seeds")]:
+                             ("READ VOLUME", "volume", "main.bricks.seeds"),
+                             ("READ VOLUME", "volume", "main.bricks.brand")]:
         gov.grant(me, priv, kind, name, "reader")
     a = Agent(ws.as_token(reader), FakeChatModel(), image_tool())
     a.turn("dog owners who love parks", "r1")
-    assert a.turn("yes", "r1").last_image["type"] == "seed"  # may read seeds
+    assert a.turn("yes", "r1").last_image["type"] == "seed"  # may read seeds and pack-shots
     with pytest.raises(PermissionDenied):
         a.turn("yes", "r1")  # may not write the generated volume
     assert a.history("r1").state.stage.value == "seed"  # the failed turn changed nothing
     outsider = gov.add_principal(me, "outsider", "user", False)
     b = Agent(ws.as_token(outsider), FakeChatModel(), image_tool())
     b.turn("dog owners who love parks", "o1")
-    with pytest.raises(NotFound):
+    with pytest.raises(StateError, match="0 seed photo"):
         b.turn("yes", "o1")  # no readable seeds at all: nothing to show

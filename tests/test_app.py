@@ -48,7 +48,7 @@ def test_image_gen_shows_seed_and_ad_side_by_side(app):
     app.button(key="gen_run").click().run()
     assert not app.exception and not app.error, [e.value for e in app.error]
     captions = [c for img in app.tabs[0].image for c in img.captions]
-    assert len(captions) == 2 and captions[0].startswith("seed: dog_beach") and captions[1].startswith("ad: ad_")
+    assert len(captions) == 2 and captions[0].startswith("seed: dog_beach") and captions[1].startswith("ad: ad-")
     assert "Candidates:" in app.tabs[0].caption[0].value
 
 

@@ -249,6 +249,10 @@ from adseed.copy.cli import copy_command  # noqa: E402
 
 main.add_command(copy_command)
 
+from adseed.generate.cli import generate_command  # noqa: E402
+
+main.add_command(generate_command)
+
 from adseed.audience.cli import audience  # noqa: E402
 
 main.add_command(audience)

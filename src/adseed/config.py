@@ -87,6 +87,12 @@ class Settings:
     chat_timeout_s: int = 60
     persona_library: str = ""  # a persona JSON file; empty: the packaged one
     agent_url: str = "http://127.0.0.1:8080"  # where `adseed app` finds `adseed serve`
+    # Generation service (adseed.generate): the default backend, the compositor's font
+    # (empty: Pillow's bundled Aileron, CC0), and where request traces go (empty: the
+    # workspace's own MLflow store, sqlite:///<home>/mlflow.db).
+    generator: str = "compositor"
+    ad_font: str = ""
+    tracking_uri: str = ""
 
     @property
     def volumes_root(self) -> Path:

@@ -186,7 +186,11 @@ class Workspace:
 
         readable = self.governance.readable_volumes(self.principal, self.volume_names())
         self.governance.audit.record(
-            self.principal.name, "search", "index", True, f"readable volumes: {len(readable)}"
+            self.principal.name,
+            "search",
+            "index",
+            True,
+            f"kind={kind or 'any'}; readable volumes: {len(readable)}",
         )
         k = self.settings.default_k if k is None else k
         model = self.embedder(embedder)

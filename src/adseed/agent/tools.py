@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from adseed.errors import ConfigError, InvalidInput, NotFound
+from adseed.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from adseed.workspace import Workspace
@@ -88,20 +88,18 @@ def generate_ad_image(
 ) -> ToolResult:
     """Call the generation service as ``workspace``'s principal; see the module docstring."""
     prompt, seed_index, generate = check_arguments(prompt, seed_index, generate)
-    try:
-        from adseed.generate.service import generate_ad  # issue 4's service
-    except ImportError as exc:
-        raise ConfigError(
-            "the generation service (adseed.generate.service) is not installed"
-        ) from exc
+    from adseed.generate.service import generate_ad
+
+    if generate and brand is None:
+        # the marketer named no product: the brand image that best fits the picture
+        brand = find_brand(workspace, prompt)
     out = generate_ad(workspace, prompt, seed_index=seed_index, generate=generate, brand=brand)
-    data = out.to_dict() if hasattr(out, "to_dict") else dict(out)
     return ToolResult(
-        candidates=list(data["candidates"]),
-        seed_index=int(data.get("seed_index", seed_index)),
-        seed_path=str(data["seed_path"]),
-        image_path=data.get("image_path"),
-        scores=data.get("scores"),
-        trace_id=data.get("trace_id"),
-        brand_path=data.get("brand_path", brand),
+        candidates=list(out.candidates),
+        seed_index=out.seed_index,
+        seed_path=out.seed_path,
+        image_path=out.image_path,
+        scores=out.scores,
+        trace_id=out.trace_id,
+        brand_path=brand,
     )

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import base64
 import io
+import struct
 import warnings
+import zlib
 
+import numpy as np
 from PIL import Image, ImageOps
 
 from adseed.errors import AdseedError, BackendError, InvalidInput
@@ -30,11 +33,13 @@ def decode_image_checked(
     *,
     error: type[AdseedError] = InvalidInput,
     max_pixels: int = MAX_PIXELS,
+    draft: tuple[int, int] | None = None,
 ) -> Image.Image:
     """Fully decode ``data`` (catching truncation) and apply its EXIF orientation.
 
     The pixel count is checked from the header before decoding so a decompression
-    bomb is refused without being inflated.
+    bomb is refused without being inflated. ``draft`` lets a JPEG decode at a reduced
+    scale straight from its DCT coefficients (2-8x faster) when no more is needed.
     """
     if not data:
         raise error(f"{what}: empty, not an image")
@@ -44,6 +49,8 @@ def decode_image_checked(
             img = Image.open(io.BytesIO(data))
             if img.width * img.height > max_pixels:
                 raise error(f"{what}: {img.width}x{img.height} exceeds {max_pixels:,} pixels")
+            if draft is not None and img.format == "JPEG":
+                img.draft("RGB", draft)
             img.load()
     except AdseedError:
         raise
@@ -76,11 +83,46 @@ def shrink_to_max_side(img: Image.Image, max_side: int) -> Image.Image:
     return img.resize(size, Image.Resampling.LANCZOS)
 
 
-def encode_png_bytes(img: Image.Image) -> bytes:
-    """PNG without metadata, so equal pixels always give equal bytes."""
+def encode_png_bytes(img: Image.Image, compress_level: int = 6) -> bytes:
+    """PNG without metadata, so equal pixels always give equal bytes.
+
+    Any ``info`` the image carries (an ICC profile, text chunks from an input file) is
+    dropped first: Pillow would otherwise copy some of it into the output.
+    """
+    clean = img.copy()
+    clean.info = {}
     buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=6)
+    clean.save(buf, format="PNG", compress_level=compress_level)
     return buf.getvalue()
+
+
+def encode_png_fast(img: Image.Image) -> bytes:
+    """PNG of an 8-bit L, RGB or RGBA image in about half the time of Pillow at level 1.
+
+    Every row uses PNG's "Up" filter (computed in numpy) and one zlib stream at level 1.
+    Pillow tries several filters per row; on photographic ads the fixed filter gave a
+    file within 2% of Pillow's level-1 size in 29 ms instead of 55 ms (1080x1080, one
+    core). No metadata chunks, so equal pixels give equal bytes.
+    """
+    color_type = {"L": 0, "RGB": 2, "RGBA": 6}.get(img.mode)
+    if color_type is None:
+        img = img.convert("RGBA" if "A" in img.getbands() else "RGB")
+        color_type = 6 if img.mode == "RGBA" else 2
+    width, height = img.size
+    rows = np.asarray(img).reshape(height, -1)
+    filtered = np.empty((height, rows.shape[1] + 1), dtype=np.uint8)
+    filtered[:, 0] = 2
+    filtered[0, 0] = 0  # the first row has nothing above it: filter "None"
+    filtered[0, 1:] = rows[0]
+    np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])  # uint8 wraps, as PNG wants
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
+    idat = zlib.compress(filtered.tobytes(), 1)
+    chunks = _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + chunks
+
+
+def _chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
 
 
 def cover_fit_image(img: Image.Image, width: int, height: int) -> Image.Image:
@@ -125,3 +167,37 @@ def jpeg_data_uri(data: bytes, what: str, *, max_side: int, max_bytes: int) -> s
         if len(encoded) <= max_bytes:
             return f"data:image/jpeg;base64,{encoded}"
     raise InvalidInput(f"{what}: still over {max_bytes:,} bytes as JPEG at {max_side}px")
+
+
+# -- WCAG 2 contrast -------------------------------------------------------------------
+
+# sRGB → linear light per 8-bit value (IEC 61966-2-1; WCAG 2's 0.03928 knee gives the
+# same result on 8-bit values), and the relative-luminance weights.
+_C = np.arange(256, dtype=np.float64) / 255.0
+SRGB_TO_LINEAR = np.where(_C <= 0.04045, _C / 12.92, ((_C + 0.055) / 1.055) ** 2.4)
+LUMA = np.array([0.2126, 0.7152, 0.0722])
+_LUT_R, _LUT_G, _LUT_B = (SRGB_TO_LINEAR * w for w in LUMA)
+
+
+def relative_luminance(rgb: np.ndarray) -> np.ndarray:
+    """WCAG relative luminance of RGB values in 0..255 (any leading shape, last axis RGB)."""
+    arr = np.asarray(rgb)
+    if arr.dtype != np.uint8:
+        arr = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+    # one table per channel: three 1-D gathers are ~3x faster than gather + matmul
+    return np.asarray(_LUT_R[arr[..., 0]] + _LUT_G[arr[..., 1]] + _LUT_B[arr[..., 2]])
+
+
+def contrast_ratio(lum_a: np.ndarray | float, lum_b: np.ndarray | float) -> np.ndarray:
+    """WCAG contrast ratio (lighter + 0.05) / (darker + 0.05), elementwise."""
+    a, b = np.asarray(lum_a, dtype=np.float64), np.asarray(lum_b, dtype=np.float64)
+    return np.asarray((np.maximum(a, b) + 0.05) / (np.minimum(a, b) + 0.05))
+
+
+def worst_contrast(color: tuple[int, int, int], region: np.ndarray) -> float:
+    """The lowest contrast between ``color`` and any pixel of ``region`` (H×W×3 uint8)."""
+    lum = relative_luminance(np.asarray(region).reshape(-1, 3))
+    if not lum.size:
+        return 21.0
+    text = relative_luminance(np.array(color, dtype=np.uint8))
+    return float(contrast_ratio(text, lum).min())

@@ -151,6 +151,12 @@ def _m_audience_segments(tables: Tables) -> None:
     create_segments(tables)
 
 
+def _m0007_generations(tables: Tables) -> None:
+    from adseed.generate.records import create_tables  # the generation stage owns its schemas
+
+    create_tables(tables)
+
+
 MIGRATIONS: list[tuple[str, Callable[[Tables], None]]] = [
     ("0001_assets", _m0001_assets),
     ("0002_asset_embeddings", _m0002_asset_embeddings),
@@ -158,6 +164,7 @@ MIGRATIONS: list[tuple[str, Callable[[Tables], None]]] = [
     ("0004_copy", _m0004_copy),
     ("0005_audience_events", _m_audience_events),
     ("0006_audience_segments", _m_audience_segments),
+    ("0007_generations", _m0007_generations),
 ]
 
 
