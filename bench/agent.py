@@ -42,24 +42,14 @@ SCRIPTS = [
 
 
 def service_tool():
-    """Issue 4's service through the agent's adapter, or (not merged) a retrieval stand-in."""
-    try:
-        import adseed.generate.service  # noqa: F401
-        from adseed.agent.tools import generate_ad_image
+    """The generation service through the agent's adapter, with generation switched off:
+    the turn is measured without generation (the issue's definition), retrieval included."""
+    from adseed.agent.tools import generate_ad_image
 
-        return generate_ad_image, "generation service (generate=false: retrieval only)"
-    except ImportError:
-        from adseed.agent.tools import ToolResult
+    def retrieval_only(ws, prompt, seed_index, generate, brand=None):
+        return generate_ad_image(ws, prompt, seed_index, False, brand)
 
-        remembered: dict[str, list[str]] = {}
-
-        def retrieval(ws, prompt, seed_index, generate, brand=None):
-            if prompt not in remembered:
-                remembered[prompt] = [h.path for h in ws.search([prompt], k=3, kind="seed")[0].hits]
-            seeds = remembered[prompt]
-            return ToolResult(seeds, seed_index, seeds[seed_index], None, None, None, brand)
-
-        return retrieval, "RETRIEVAL STAND-IN (issue 4's service not merged): ws.search top-3, remembered"
+    return retrieval_only, "generation service, generate forced off (retrieval only)"
 
 
 def fill(ws, tmp: Path, photos: int) -> str:
@@ -78,6 +68,14 @@ def fill(ws, tmp: Path, photos: int) -> str:
             (src / f"p{i:04d}.png").write_bytes(buf.getvalue())
         what = f"{photos} synthetic PNGs, fake embedder"
     ws.ingest([src], "main.bricks.seeds", kind="seed")
+    brand = tmp / "brand"
+    brand.mkdir()
+    packs = sorted((DATASETS / "products").glob("*.jpg"))[:1]
+    if packs:
+        (brand / "pack.jpg").write_bytes(packs[0].read_bytes())
+    else:
+        Image.new("RGB", (300, 400), (200, 30, 30)).save(brand / "pack.png")
+    ws.ingest([brand], "main.bricks.brand", kind="brand")
     ws.embed()
     ws.sync_index()
     return what
@@ -145,11 +143,6 @@ def bare_search(ws, n: int = 80) -> None:
 
 
 def throughput(settings, token: str, clients: int, seconds: float) -> None:
-    try:
-        import adseed.generate.service  # noqa: F401
-    except ImportError:
-        print("image-gen throughput: skipped, issue 4's generation service (the compositor) is not merged")
-        return
     import httpx
     import uvicorn
 
