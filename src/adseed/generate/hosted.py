@@ -26,7 +26,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -208,3 +208,14 @@ def response_detail(response: httpx.Response, limit: int = 300) -> str:
     """A short human-readable reason from an error body (JSON or text)."""
     text = response.text.strip()
     return text[:limit] + ("…" if len(text) > limit else "")
+
+
+def retry_settings(settings: Any) -> dict[str, Any]:
+    """The timeout and retry settings every hosted backend takes, from the resolved Settings."""
+    return {
+        "request_timeout_s": settings.request_timeout_s,
+        "generation_timeout_s": settings.generation_timeout_s,
+        "max_attempts": settings.max_attempts,
+        "retry_base_delay_s": settings.retry_base_delay_s,
+        "retry_max_delay_s": settings.retry_max_delay_s,
+    }

@@ -50,6 +50,7 @@ from adseed.generate.hosted import (
     parse_retry_after,
     require_key,
     response_detail,
+    retry_settings,
 )
 from adseed.generate.imaging import cover_fit_png, upload_png
 
@@ -106,11 +107,7 @@ class OpenAIImageGenerator:
             model=settings.openai_image_model,
             quality=settings.openai_image_quality,
             input_fidelity=settings.openai_input_fidelity,
-            request_timeout_s=settings.request_timeout_s,
-            generation_timeout_s=settings.generation_timeout_s,
-            max_attempts=settings.max_attempts,
-            retry_base_delay_s=settings.retry_base_delay_s,
-            retry_max_delay_s=settings.retry_max_delay_s,
+            **retry_settings(settings),
             clock=clock,
             rng=rng,
         )

@@ -71,6 +71,7 @@ from adseed.generate.hosted import (
     request_nonce,
     require_key,
     response_detail,
+    retry_settings,
 )
 from adseed.generate.imaging import cover_fit_png, jpeg_data_uri
 
@@ -137,11 +138,7 @@ class ReplicateGenerator:
             token,
             base_url=settings.replicate_base_url,
             model=settings.replicate_model,
-            request_timeout_s=settings.request_timeout_s,
-            generation_timeout_s=settings.generation_timeout_s,
-            max_attempts=settings.max_attempts,
-            retry_base_delay_s=settings.retry_base_delay_s,
-            retry_max_delay_s=settings.retry_max_delay_s,
+            **retry_settings(settings),
             max_output_bytes=settings.max_file_bytes,
             clock=clock,
             rng=rng,
