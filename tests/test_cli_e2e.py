@@ -73,6 +73,14 @@ def test_demo_runs_offline_and_finds_the_obvious(tmp_path: Path) -> None:
     text = out.stdout
     assert "ingest main.bricks.seeds: ingested 14, duplicates 0, rejected 0" in text
     assert "embed: embedded 15" in text
+    ad_block = text.split("\n\nad for ", 1)[1]
+    text = text.split("\n\nad for ", 1)[0]
+    ad_file = Path(ad_block.splitlines()[-1].split("file: ", 1)[1])
+    assert ad_block.startswith("'cat lovers who spend cosy evenings at home' from /Volumes/main/bricks/seeds/chelsea.png")
+    from PIL import Image
+
+    with Image.open(ad_file) as ad:
+        assert ad.size == (1080, 1080) and ad.format == "PNG"
     blocks = {b.split("\n", 1)[0]: b for b in text.split("\n\n")[1:]}
     first_hit = {q: b.splitlines()[1].split()[-1] for q, b in blocks.items()}
     assert first_hit["cat lovers who spend cosy evenings at home"].endswith("/chelsea.png")

@@ -1,4 +1,4 @@
-"""The main job, end to end and offline: init, ingest, embed, index sync, example searches.
+"""The main job, end to end and offline: init, ingest, embed, index sync, searches, an ad.
 
 Without ``--images`` it uses sample photos that scikit-image, scikit-learn and
 matplotlib install with themselves, so it runs on any machine with the ``demo``
@@ -21,9 +21,23 @@ BRAND_VOLUME = "main.bricks.brand"
 
 # (package, folder inside it, files): photos only, no test patterns or diagrams.
 SAMPLE_PHOTOS = [
-    ("skimage", "data", ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg",
-                         "motorcycle_left.png", "hubble_deep_field.jpg", "moon.png",
-                         "camera.png", "coins.png", "brick.png", "grass.png"]),
+    (
+        "skimage",
+        "data",
+        [
+            "astronaut.png",
+            "chelsea.png",
+            "coffee.png",
+            "rocket.jpg",
+            "motorcycle_left.png",
+            "hubble_deep_field.jpg",
+            "moon.png",
+            "camera.png",
+            "coins.png",
+            "brick.png",
+            "grass.png",
+        ],
+    ),
     ("sklearn", "datasets/images", ["china.jpg", "flower.jpg"]),
     ("matplotlib", "mpl-data/sample_data", ["grace_hopper.jpg"]),
 ]
@@ -90,4 +104,18 @@ def run_demo(
         echo(f"\n{result.query}")
         for hit in result.hits:
             echo(f"  {hit.score:.3f}  {hit.path}")
+    if images is None:
+        _make_ad(ws, queries[0], echo)
     return results
+
+
+def _make_ad(ws: Workspace, segment: str, echo: Callable[[str], None]) -> None:
+    """The creative flow's last step: the top seed for a segment, composed into an ad."""
+    from adseed.generate.service import generate_ad
+
+    ad = generate_ad(ws, segment, seed_index=0, generate=True, headline="Cosy nights in",
+                     cta="Shop now")  # fmt: skip
+    scores = ", ".join(f"{k} {v:.3f}" for k, v in (ad.scores or {}).items())
+    echo(f"\nad for {segment!r} from {ad.seed_path}:")
+    echo(f"  {ad.image_path}  ({scores})")
+    echo(f"  file: {ws.home / str(ad.image_path).lstrip('/')}")
