@@ -282,9 +282,7 @@ class Workspace:
         from adseed.copy.placements import business_name, button_label
         from adseed.copy.service import as_brief, placements_for, run_copy
 
-        self._require(
-            "write copy", Privilege.MODIFY, Securable.table(self.settings.copy_schema, "copy")
-        )
+        self.require_table("write copy", Privilege.MODIFY, self.settings.copy_schema, "copy")
         checked = as_brief(brief)
         targets = placements_for(checked, placement)
         for target in targets:  # a brief unfit for one placement fails before any run
