@@ -235,7 +235,7 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 @click.pass_context
 @_edge
 def demo(ctx: click.Context, images: Path | None) -> None:
-    """Run the whole path offline: init, ingest, embed, sync, example searches."""
+    """Run the whole path offline: init, ingest, embed, sync, example searches, one ad."""
     from adseed.demo import run_demo
 
     run_demo(_settings(ctx), images=images, echo=click.echo, progress=_bar)
