@@ -219,3 +219,43 @@ def retry_settings(settings: Any) -> dict[str, Any]:
         "retry_base_delay_s": settings.retry_base_delay_s,
         "retry_max_delay_s": settings.retry_max_delay_s,
     }
+
+
+class HostedBackend:
+    """What the hosted backends share: the bearer credential, the timeouts, the retry
+    budget and the (injectable) clock. Each backend adds its own protocol on top."""
+
+    def __init__(
+        self,
+        key: str,
+        *,
+        request_timeout_s: float,
+        generation_timeout_s: float,
+        max_attempts: int,
+        retry_base_delay_s: float,
+        retry_max_delay_s: float,
+        clock: Clock | None,
+        rng: random.Random | None,
+    ) -> None:
+        self.request_timeout_s = request_timeout_s
+        self.generation_timeout_s = generation_timeout_s
+        self.max_attempts = max_attempts
+        self.retry_delays = (retry_base_delay_s, retry_max_delay_s)
+        self._auth = {"Authorization": f"Bearer {key}"}
+        self._clock = clock or SystemClock()
+        self._rng = rng or random.Random()
+
+    def _timeout(self) -> httpx.Timeout:
+        return httpx.Timeout(self.request_timeout_s, connect=min(10.0, self.request_timeout_s))
+
+    def _retrier(self) -> Retrier:
+        """A retrier for one ad: its deadline starts now and spans every attempt."""
+        base, cap = self.retry_delays
+        return Retrier(
+            max_attempts=self.max_attempts,
+            base_delay_s=base,
+            max_delay_s=cap,
+            deadline=self._clock.monotonic() + self.generation_timeout_s,
+            clock=self._clock,
+            rng=self._rng,
+        )

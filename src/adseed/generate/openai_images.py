@@ -42,8 +42,7 @@ from adseed.errors import (
 from adseed.generate.base import AdRequest
 from adseed.generate.hosted import (
     Clock,
-    Retrier,
-    SystemClock,
+    HostedBackend,
     Transient,
     build_edit_prompt,
     nearest_aspect,
@@ -63,7 +62,7 @@ QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
 UPLOAD_MAX_SIDE = 1536  # the largest size the model renders; more only costs upload time
 
 
-class OpenAIImageGenerator:
+class OpenAIImageGenerator(HostedBackend):
     """Calls the Images API's edit endpoint; see the module docstring for the protocol."""
 
     name = "openai"
@@ -84,17 +83,20 @@ class OpenAIImageGenerator:
         clock: Clock | None = None,
         rng: random.Random | None = None,
     ) -> None:
+        super().__init__(
+            api_key,
+            request_timeout_s=request_timeout_s,
+            generation_timeout_s=generation_timeout_s,
+            max_attempts=max_attempts,
+            retry_base_delay_s=retry_base_delay_s,
+            retry_max_delay_s=retry_max_delay_s,
+            clock=clock,
+            rng=rng,
+        )
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.quality = quality
         self.input_fidelity = input_fidelity
-        self.request_timeout_s = request_timeout_s
-        self.generation_timeout_s = generation_timeout_s
-        self.max_attempts = max_attempts
-        self.retry_delays = (retry_base_delay_s, retry_max_delay_s)
-        self._auth = {"Authorization": f"Bearer {api_key}"}
-        self._clock = clock or SystemClock()
-        self._rng = rng or random.Random()
 
     @classmethod
     def from_settings(
@@ -115,18 +117,8 @@ class OpenAIImageGenerator:
     def generate(self, request: AdRequest) -> bytes:
         """One edit request (retried only on transient failures), fitted to the format."""
         fields, files = self._form(request)  # bad input fails here, before any request
-        base, cap = self.retry_delays
-        deadline = self._clock.monotonic() + self.generation_timeout_s
-        retrier = Retrier(
-            max_attempts=self.max_attempts,
-            base_delay_s=base,
-            max_delay_s=cap,
-            deadline=deadline,
-            clock=self._clock,
-            rng=self._rng,
-        )
-        timeout = httpx.Timeout(self.request_timeout_s, connect=min(10.0, self.request_timeout_s))
-        with httpx.Client(timeout=timeout) as client:
+        retrier = self._retrier()
+        with httpx.Client(timeout=self._timeout()) as client:
 
             def attempt(_: int) -> dict[str, Any]:
                 response = client.post(

@@ -62,8 +62,8 @@ from adseed.errors import (
 from adseed.generate.base import AdRequest
 from adseed.generate.hosted import (
     Clock,
+    HostedBackend,
     Retrier,
-    SystemClock,
     Transient,
     build_edit_prompt,
     nearest_aspect,
@@ -92,7 +92,7 @@ _MODEL = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _PREDICTION_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 
-class ReplicateGenerator:
+class ReplicateGenerator(HostedBackend):
     """Calls Replicate's predictions API; see the module docstring for the protocol."""
 
     name = "replicate"
@@ -115,17 +115,20 @@ class ReplicateGenerator:
     ) -> None:
         if not _MODEL.match(model):
             raise ConfigError(f"replicate_model {model!r}: expected OWNER/NAME")
+        super().__init__(
+            api_token,
+            request_timeout_s=request_timeout_s,
+            generation_timeout_s=generation_timeout_s,
+            max_attempts=max_attempts,
+            retry_base_delay_s=retry_base_delay_s,
+            retry_max_delay_s=retry_max_delay_s,
+            clock=clock,
+            rng=rng,
+        )
         self.model = model
         self.base_url = httpx.URL(base_url.rstrip("/") + "/")
-        self.request_timeout_s = request_timeout_s
-        self.generation_timeout_s = generation_timeout_s
-        self.max_attempts = max_attempts
-        self.retry_delays = (retry_base_delay_s, retry_max_delay_s)
         self.max_output_bytes = max_output_bytes
         self.poll_interval_s = poll_interval_s
-        self._auth = {"Authorization": f"Bearer {api_token}"}
-        self._clock = clock or SystemClock()
-        self._rng = rng or random.Random()
 
     @classmethod
     def from_settings(
@@ -295,21 +298,6 @@ class ReplicateGenerator:
         if wait >= 1:  # the server's hold ends well before our read timeout
             headers["Prefer"] = f"wait={wait}"
         return headers
-
-    def _timeout(self) -> httpx.Timeout:
-        return httpx.Timeout(self.request_timeout_s, connect=min(10.0, self.request_timeout_s))
-
-    def _retrier(self) -> Retrier:
-        base, cap = self.retry_delays
-        deadline = self._clock.monotonic() + self.generation_timeout_s
-        return Retrier(
-            max_attempts=self.max_attempts,
-            base_delay_s=base,
-            max_delay_s=cap,
-            deadline=deadline,
-            clock=self._clock,
-            rng=self._rng,
-        )
 
     def _json(self, response: httpx.Response, what: str) -> dict[str, Any]:
         self._raise_for_status(response, what)
