@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from adseed.errors import ConfigError
+from adseed import plugins
 
 if TYPE_CHECKING:
     from adseed.config import Settings
@@ -69,7 +68,7 @@ class Proposal:
 
 
 def article(noun: str) -> str:
-    """"a beagle", "an english setter"."""
+    """ "a beagle", "an english setter"."""
     return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun if noun else "a pet"
 
 
@@ -123,22 +122,10 @@ class ChatModel(Protocol):
 
 
 def available_chat_models() -> dict[str, str]:
-    found = {ep.name: ep.value for ep in entry_points(group="adseed.chat_models")}
-    return {**BUILTIN, **found}
+    return plugins.registered("adseed.chat_models", BUILTIN)
 
 
 def build_chat_model(name: str, settings: Settings) -> ChatModel:
     """The chat model registered under ``name``, built from the resolved settings."""
-    eps = {ep.name: ep for ep in entry_points(group="adseed.chat_models")}
-    if name in eps:
-        cls = eps[name].load()
-    elif name in BUILTIN:
-        import importlib
-
-        module, _, attr = BUILTIN[name].partition(":")
-        cls = getattr(importlib.import_module(module), attr)
-    else:
-        known = ", ".join(sorted(available_chat_models()))
-        raise ConfigError(f"unknown chat model {name!r}; registered: {known}")
-    model: ChatModel = cls.from_settings(settings)
+    model: ChatModel = plugins.build("adseed.chat_models", name, settings, "chat model", BUILTIN)
     return model

@@ -12,12 +12,11 @@ third-party ones.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from adseed import plugins
 from adseed.copy.placements import FIELDS, Placement, display_width
 from adseed.copy.text import avoided_phrase
-from adseed.errors import ConfigError
 
 if TYPE_CHECKING:
     from adseed.config import Settings
@@ -63,8 +62,7 @@ class CopyWriter(Protocol):
         """Names the grammar version or the model, stored with every row."""
         ...
 
-    def write(self, brief: Brief, placement: Placement, n: int, seed: int) -> list[CopyVariant]:
-        ...
+    def write(self, brief: Brief, placement: Placement, n: int, seed: int) -> list[CopyVariant]: ...
 
 
 def problems(variants: list[CopyVariant], brief: Brief, placement: Placement) -> list[str]:
@@ -102,17 +100,12 @@ def problems(variants: list[CopyVariant], brief: Brief, placement: Placement) ->
 
 
 def available_writers() -> dict[str, str]:
-    found = dict(BUILTIN_WRITERS)
-    found.update({ep.name: ep.value for ep in entry_points(group="adseed.copywriters")})
-    return found
+    return plugins.registered("adseed.copywriters", BUILTIN_WRITERS)
 
 
 def build_writer(name: str, settings: Settings) -> CopyWriter:
     """The writer registered as ``name``, built from the settings."""
-    targets = available_writers()
-    if name not in targets:
-        raise ConfigError(f"unknown copy writer {name!r}; registered: {', '.join(sorted(targets))}")
-    module_name, _, attr = targets[name].partition(":")
-    module = __import__(module_name, fromlist=[attr])
-    writer: CopyWriter = getattr(module, attr).from_settings(settings)
+    writer: CopyWriter = plugins.build(
+        "adseed.copywriters", name, settings, "copy writer", BUILTIN_WRITERS
+    )
     return writer

@@ -8,12 +8,11 @@ exactly like third-party ones, so a plugin package only has to declare
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
-from adseed.errors import ConfigError
+from adseed import plugins
 
 if TYPE_CHECKING:
     from adseed.config import Settings
@@ -48,15 +47,10 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
 
 def available_embedders() -> dict[str, str]:
     """Registered embedder names → 'module:Class'."""
-    return {ep.name: ep.value for ep in entry_points(group="adseed.embedders")}
+    return plugins.registered("adseed.embedders")
 
 
 def build_embedder(name: str, settings: Settings) -> Embedder:
     """Instantiate the embedder registered under ``name`` with the resolved settings."""
-    eps = {ep.name: ep for ep in entry_points(group="adseed.embedders")}
-    if name not in eps:
-        known = ", ".join(sorted(eps)) or "none (is adseed installed?)"
-        raise ConfigError(f"unknown embedder {name!r}; registered: {known}")
-    cls = eps[name].load()
-    embedder: Embedder = cls.from_settings(settings)
+    embedder: Embedder = plugins.build("adseed.embedders", name, settings, "embedder")
     return embedder

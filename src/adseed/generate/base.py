@@ -10,10 +10,10 @@ third-party ones.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from adseed.errors import ConfigError, InvalidInput
+from adseed import plugins
+from adseed.errors import InvalidInput
 
 if TYPE_CHECKING:
     from adseed.config import Settings
@@ -70,13 +70,9 @@ class Generator(Protocol):
 
 
 def available_generators() -> dict[str, str]:
-    return {ep.name: ep.value for ep in entry_points(group="adseed.generators")}
+    return plugins.registered("adseed.generators")
 
 
 def build_generator(name: str, settings: Settings) -> Generator:
-    eps = {ep.name: ep for ep in entry_points(group="adseed.generators")}
-    if name not in eps:
-        known = ", ".join(sorted(eps)) or "none (is adseed installed?)"
-        raise ConfigError(f"unknown generation backend {name!r}; registered: {known}")
-    generator: Generator = eps[name].load().from_settings(settings)
+    generator: Generator = plugins.build("adseed.generators", name, settings, "generation backend")
     return generator
