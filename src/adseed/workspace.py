@@ -11,8 +11,9 @@ them along.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from functools import cached_property
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,6 +31,16 @@ from adseed.storage.volumes import VolumePath, VolumeRef, VolumeStore, parse_fol
 W, R = Privilege.WRITE_VOLUME, Privilege.READ_VOLUME
 
 
+@dataclass
+class _Shared:
+    """What belongs to the process, not to a principal: loaded models and the index
+    handle. Every workspace made by ``acting_as`` shares them (servers bind one per
+    request, and reopening the index each time cost ~2.5 ms per search)."""
+
+    embedders: dict[str, Embedder] = field(default_factory=dict)
+    index: Any = None
+
+
 class Workspace:
     """A folder holding volumes, Delta tables and the vector index, seen by one principal."""
 
@@ -39,7 +50,7 @@ class Workspace:
         self.tables = Tables(settings.tables_root)
         self.governance = Governance(settings.home, self.tables)
         self._principal = principal
-        self._embedders: dict[str, Embedder] = {}
+        self._shared = _Shared()
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -77,7 +88,7 @@ class Workspace:
     def acting_as(self, principal: Principal) -> Workspace:
         """The same workspace acting for ``principal``: on-behalf-of access, never more."""
         ws = Workspace(self.settings, principal)
-        ws._embedders = self._embedders
+        ws._shared = self._shared
         return ws
 
     @property
@@ -93,9 +104,10 @@ class Workspace:
     def embedder(self, name: str | None = None) -> Embedder:
         """The embedder ``name`` (default: the configured one), built once per workspace."""
         name = name or self.settings.embedder
-        if name not in self._embedders:
-            self._embedders[name] = build_embedder(name, self.settings)
-        return self._embedders[name]
+        embedders = self._shared.embedders
+        if name not in embedders:
+            embedders[name] = build_embedder(name, self.settings)
+        return embedders[name]
 
     def _require(self, action: str, privilege: Privilege, obj: Securable, target: str = "") -> None:
         self.governance.require(self.principal, action, privilege, obj, target)
@@ -157,11 +169,13 @@ class Workspace:
             authz.allowed(who, Privilege.MODIFY, Securable.table(schema, "asset_embeddings"))
         )
 
-    @cached_property
+    @property
     def index(self):
-        from adseed.index.store import VectorIndex
+        if self._shared.index is None:
+            from adseed.index.store import VectorIndex
 
-        return VectorIndex(self.settings.index_root, self.settings)
+            self._shared.index = VectorIndex(self.settings.index_root, self.settings)
+        return self._shared.index
 
     def sync_index(self, progress: ProgressFactory = no_progress):
         """Bring the vector index up to date with ``asset_embeddings`` and ``assets``.
