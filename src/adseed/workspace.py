@@ -150,8 +150,9 @@ class Workspace:
         """
         from adseed.embed.batch import embed_missing
 
-        allowed = [v for v in self.volume_names() if self._may_embed(v)]
-        if not allowed and self.volume_names():
+        volumes = self.volume_names()
+        allowed = [v for v in volumes if self._may_embed(v)]
+        if not allowed and volumes:
             raise PermissionDenied(
                 f"permission denied: {self.principal.name} may embed no schema "
                 "(needs SELECT on <schema>.assets and MODIFY on <schema>.asset_embeddings)"
