@@ -36,7 +36,8 @@ def converse(ws, model, replies: list[str]) -> tuple[list[TurnResult], list[tupl
     agent = Agent(ws, model, image_tool())
     before = vector_queries(ws)
     turns = [agent.turn(r, "script") for r in replies]
-    calls = [(c.call.prompt, c.call.seed_index, c.call.generate) for t in turns for c in t.calls]
+    calls = [(c.call.prompt, c.call.seed_index, c.call.generate)
+             for t in turns for c in t.calls if c.name == "generate_ad_image"]
     return turns, calls, vector_queries(ws) - before
 
 
@@ -201,7 +202,9 @@ HELD_OUT = {  # replies in none of data/intents.json's examples
     "reject": ["nope, not this", "I'm not keen on that", "try a different picture", "hmm no", "not feeling it"],
     "redirect": ["how about a kitten instead", "put it in the snow", "could we see it at the seaside",
                  "use the puppy food", "swap to a pug please"],
-    "unclear": ["my car needs new tyres", "sdfkjh lkjsdf", "the stock market fell today"],
+    "copy": ["could you write the ad text", "now the headline please", "what words should go on the ad",
+             "draft the wording for google search ads: tasty, healthy", "change the text on the ad"],
+    "unclear": ["my car needs new tyres", "sdfkjh lkjsdf", "the stock market fell today", "write me a poem about cars"],
 }
 
 
@@ -212,4 +215,18 @@ def test_paraphrases_not_in_the_examples_are_read_right(model):
     wrong = [(text, want, model.read(text, ctx).intent.value)
              for want, texts in HELD_OUT.items() for text in texts]
     misses = [(t, w, got) for t, w, got in wrong if got != w]
-    assert len(misses) <= 1, misses  # 18 held-out replies, at most one misread
+    assert len(misses) <= 1, misses  # 24 held-out replies, at most one misread
+
+
+def test_copy_asked_in_other_words_uses_the_pinned_product_and_its_benefits(ws, model):
+    turns, calls, queries = converse(
+        ws, model, ["dog owners who love the outdoors", "yes", "use the dog toy",
+                    "could you write the ad text", "looks good, make the ad"],
+    )
+    (written,) = turns[3].calls
+    assert written.name == "write_ad_copy" and written.call.product == "dog toy"
+    assert written.call.benefits == ("tough enough for power chewers", "floats in water", "easy to clean")
+    assert turns[3].last_copy["headline"] in turns[3].reply and turns[3].stage.value == "seed"
+    assert calls[-1] == (OUTDOORS, 0, True) and queries == 1
+    final_ad(ws, turns[-1], 0, seeds_of(turns[1]))
+    assert turns[-1].calls[0].result.brand_path == "/Volumes/main/bricks/brand/toy.png"

@@ -63,13 +63,22 @@ def completion(body: dict) -> dict:
         index = int(re.search(r"seed_index=(\d)", system).group(1))
         gen = "generate=true" in system
         args = None
-        if re.search(r"\b(yes|great|perfect)\b", last):
+        if "copy" in last:  # the second tool, its arguments taken from the request
+            product = re.search(r"the ad features: ([^)]*)\)", system).group(1)
+            benefits = [] if "break" in last else [b.strip() for b in last.split(":")[1].split(",")]
+            placement = "google-rsa" if "google" in last else "meta-feed"
+            copy_args = {"product": product, "benefits": benefits, "placement": placement}
+            message["tool_calls"] = [{"id": "call_copy1", "type": "function",
+                                      "function": {"name": "write_ad_copy", "arguments": json.dumps(copy_args)}}]
+        elif re.search(r"\b(yes|great|perfect)\b", last):
             args = {"prompt": prompt, "seed_index": index, "generate": gen}
         elif re.search(r"\b(no|another)\b", last):
             args = {"prompt": prompt, "seed_index": min(index + 1, 2), "generate": False}
         elif "snow" in last:
             args = {"prompt": prompt + " in the snow", "seed_index": 0, "generate": False}
-        if args is None:
+        if message.get("tool_calls"):
+            pass
+        elif args is None:
             message["content"] = "I'm not sure what you mean."
         else:
             message["tool_calls"] = [{"id": "call_abc123", "type": "function",
@@ -96,13 +105,26 @@ def model(stub_url):
     return OpenAIChatModel(stub_url, "stub-model", "sk-test", timeout_s=5)
 
 
-def test_the_model_sees_exactly_one_minimal_tool(model):
+def test_the_model_sees_the_minimal_image_tool_and_the_copy_tool(model):
     model.read("yes", ReadContext(Stage.SEED, "dog owners", "a beagle in a park", 0))
     request = Stub.requests[-1]
     assert request["path"] == "/v1/chat/completions" and request["auth"] == "Bearer sk-test"
-    (tool,) = request["body"]["tools"]
-    assert tool["function"]["name"] == "generate_ad_image"
-    assert set(tool["function"]["parameters"]["properties"]) == {"prompt", "seed_index", "generate"}
+    image, copy = request["body"]["tools"]
+    assert image["function"]["name"] == "generate_ad_image"
+    assert set(image["function"]["parameters"]["properties"]) == {"prompt", "seed_index", "generate"}
+    assert copy["function"]["name"] == "write_ad_copy"
+    assert copy["function"]["parameters"]["required"] == ["product", "benefits", "placement"]
+
+
+def test_a_copy_call_is_read_as_a_copy_request(model):
+    context = ReadContext(Stage.SEED, "dog owners", "a beagle in a park", 0, product="puppy food bag")
+    reading = model.read("write the copy for google: grain free, real chicken", context)
+    assert reading.intent is Intent.COPY
+    assert (reading.product, reading.benefits, reading.placement) == (
+        "puppy food bag", ("grain free", "real chicken"), "google-rsa")
+    assert "the ad features: puppy food bag" in Stub.requests[-1]["body"]["messages"][0]["content"]
+    bad = model.read("write copy but break the schema", context)  # stub sends benefits: []
+    assert bad.intent is Intent.UNCLEAR and bad.scores == {"bad_tool_call": 1.0}
 
 
 def test_proposal_parsed_from_a_fenced_json_answer(model):

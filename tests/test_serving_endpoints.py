@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 
 import numpy as np
 import pytest
@@ -135,6 +136,22 @@ def test_ad_agent_conversation_over_http(served):
     assert client.get("/api/2.0/fs/files" + image["path"]).content[:4] == b"\x89PNG"
     for body in (first, seed, final):
         conforms(openapi, AGENT, 200, body)
+
+
+def test_ad_agent_writes_copy_as_its_second_tool(served):
+    client, _, openapi = served
+    say(client, "cat people who love the snow", session="copy-1")
+    say(client, "yes", session="copy-1")
+    out = say(client, "write copy for the cat food bag for google search: high protein, real fish", session="copy-1")
+    conforms(openapi, AGENT, 200, out)
+    call, result, message = out["output"]
+    assert call["name"] == "write_ad_copy" and json.loads(call["arguments"]) == {
+        "product": "cat food bag", "benefits": ["high protein", "real fish"], "placement": "google-rsa"}
+    copy = out["custom_outputs"]["last_copy"]
+    assert json.loads(result["output"]) == copy and copy["placement"] == "google-rsa"
+    assert copy["headline"] in message["content"][0]["text"] and out["custom_outputs"]["last_image"] is None
+    final = say(client, "yes", session="copy-1")["custom_outputs"]
+    assert final["last_image"]["type"] == "final" and final["last_copy"] is None  # no copy this turn
 
 
 def test_ad_agent_direct_mode(served):

@@ -41,6 +41,7 @@ class Intent(StrEnum):
     REJECT = "reject"
     REDIRECT = "redirect"  # change the pet, the setting, the product or the description
     RESTART = "restart"
+    COPY = "copy"  # write the ad's words (headline, text, CTA) for a product
     UNCLEAR = "unclear"  # nonsense or off-topic: ask again, change nothing
 
 
@@ -91,6 +92,8 @@ class Reading:
     setting: str | None = None
     product: str | None = None
     description: str | None = None  # a whole new description (hosted models word their own)
+    benefits: tuple[str, ...] = ()  # for COPY: what the copy should stress
+    placement: str | None = None  # for COPY: where the ad runs (meta-feed, google-rsa, …)
     text: str | None = None  # what the model itself said, shown when the reply is unclear
     scores: dict[str, float] = field(default_factory=dict)  # intent → similarity, for traces
 
@@ -104,6 +107,7 @@ class ReadContext:
     prompt: str
     seed_index: int
     history: tuple[tuple[str, str], ...] = ()  # (role, text), most recent last
+    product: str | None = None  # the product the marketer pinned, if any
 
 
 @runtime_checkable
@@ -117,7 +121,8 @@ class ChatModel(Protocol):
         ...
 
     def read(self, reply: str, context: ReadContext) -> Reading:
-        """The marketer's reply → an intent, plus any pet / setting / product it names."""
+        """The marketer's reply → an intent, plus any pet / setting / product it names; for
+        a request for ad copy, the product and the benefits to stress."""
         ...
 
 

@@ -9,6 +9,7 @@ marketer's own rights, never more.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,24 +18,35 @@ from typing import TYPE_CHECKING, Any
 from adseed.agent import policy, tracing
 from adseed.agent.chat import Brief, ChatModel, Intent, Proposal, ReadContext, Reading, Stage
 from adseed.agent.sessions import Session, SessionStore, check_session_id, new_session_id
-from adseed.agent.tools import TOOL_NAME, ToolResult, find_brand, generate_ad_image
+from adseed.agent.tools import (
+    CopyResult,
+    ToolResult,
+    find_brand,
+    generate_ad_image,
+    write_ad_copy,
+)
 
 if TYPE_CHECKING:
     from adseed.workspace import Workspace
 
 ImageTool = Callable[..., ToolResult]
+CopyTool = Callable[..., CopyResult]
 
 
 @dataclass(frozen=True)
 class ExecutedCall:
     call_id: str
-    call: policy.ToolCall
-    result: ToolResult
+    call: policy.ToolCall | policy.CopyCall
+    result: ToolResult | CopyResult
+
+    @property
+    def name(self) -> str:
+        return self.call.name
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "call_id": self.call_id,
-            "name": TOOL_NAME,
+            "name": self.call.name,
             "arguments": self.call.arguments(),
             "output": self.result.to_dict(),
         }
@@ -48,6 +60,7 @@ class TurnResult:
     calls: list[ExecutedCall] = field(default_factory=list)
     last_image: dict[str, Any] | None = None  # the image this turn produced, if any
     intent: str = ""
+    last_copy: dict[str, Any] | None = None  # the copy this turn wrote, if any
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +70,7 @@ class TurnResult:
             "intent": self.intent,
             "tool_calls": [c.to_dict() for c in self.calls],
             "last_image": self.last_image,
+            "last_copy": self.last_copy,
         }
 
 
@@ -76,10 +90,12 @@ class Agent:
         chat_model: ChatModel,
         tool: ImageTool = generate_ad_image,
         sessions: SessionStore | None = None,
+        copy_tool: CopyTool = write_ad_copy,
     ) -> None:
         self.workspace = workspace
         self.chat_model = chat_model
         self.tool = tool
+        self.copy_tool = copy_tool
         self.sessions = sessions or SessionStore(workspace.home)
         tracing.use_workspace_store(workspace.settings)
 
@@ -99,17 +115,29 @@ class Agent:
         reading = self._read(session, message)
         with tracing.span("policy_step", "CHAIN", {"stage": session.state.stage.value}) as sp:
             decided = policy.step(session.state, reading, self._propose, message)
-            sp.set_outputs({"stage": decided.state.stage.value, "call": _args(decided.call)})
-        executed = [self._execute(decided.call)] if decided.call else []
-        image = image_of(executed[0].call, executed[0].result) if executed else None
+            sp.set_outputs({"stage": decided.state.stage.value, "call": _args(decided.call),
+                            "copy": _args(decided.copy)})  # fmt: skip
+        state, reply = decided.state, decided.reply
+        executed: list[ExecutedCall] = []
+        words = None
+        if decided.copy:  # first, so an ad made in this turn carries the new headline
+            copy = self._write_copy(decided.copy)
+            state = dataclasses.replace(state, headline=copy.headline, cta=copy.cta)
+            executed.append(ExecutedCall(_call_id(), decided.copy, copy))
+            words = copy.to_dict()
+            reply = copy_text(copy) + "\n\n" + reply
+        image = None
+        if decided.call:
+            shown = self._execute(decided.call, state)
+            executed.append(ExecutedCall(_call_id(), decided.call, shown))
+            image = image_of(decided.call, shown)
         session.add("user", message)
-        session.add("assistant", decided.reply, image=image, tool_calls=_dicts(executed))
-        session.state = decided.state
+        session.add("assistant", reply, image=image, tool_calls=_dicts(executed), copy=words)
+        session.state = state
         self.sessions.save(session)
         return TurnResult(
-            session.session_id, decided.reply, decided.state.stage, executed, image,
-            reading.intent.value,
-        )  # fmt: skip
+            session.session_id, reply, state.stage, executed, image, reading.intent.value, words
+        )
 
     def direct(
         self, prompt: str, generate: bool, seed_index: int = 0, session_id: str | None = None
@@ -123,8 +151,9 @@ class Agent:
     ) -> TurnResult:
         session = self._session(session_id)
         call = policy.ToolCall(prompt, seed_index, generate, session.state.product)
-        executed = self._execute(call)
-        image = image_of(call, executed.result)
+        shown = self._execute(call, session.state)
+        executed = ExecutedCall(_call_id(), call, shown)
+        image = image_of(call, shown)
         reply = f"{'Ad' if generate else 'Seed'} for \u201c{prompt}\u201d, photo {seed_index + 1}."
         session.add("user", f"[direct] {prompt}")
         session.add("assistant", reply, image=image, tool_calls=_dicts([executed]))
@@ -149,12 +178,14 @@ class Agent:
         if state.stage is Stage.START:  # a segment: the policy asks the model to propose
             return Reading(Intent.UNCLEAR)
         context = ReadContext(
-            state.stage, state.segment, state.prompt, state.seed_index, session.history()
-        )
+            state.stage, state.segment, state.prompt, state.seed_index, session.history(),
+            state.product,
+        )  # fmt: skip
         with tracing.span("chat_model.read", "CHAT_MODEL", {"reply": message}) as sp:
             reading = self.chat_model.read(message, context)
             sp.set_outputs({"intent": reading.intent.value, "pet": reading.pet,
-                            "setting": reading.setting, "product": reading.product})  # fmt: skip
+                            "setting": reading.setting, "product": reading.product,
+                            "benefits": list(reading.benefits)})  # fmt: skip
         return reading
 
     def _propose(self, brief: Brief) -> Proposal | None:
@@ -163,12 +194,25 @@ class Agent:
             sp.set_outputs(proposal.to_dict() if proposal else None)
         return proposal
 
-    def _execute(self, call: policy.ToolCall) -> ExecutedCall:
-        with tracing.span(TOOL_NAME, "TOOL", call.arguments()) as sp:
+    def _execute(self, call: policy.ToolCall, state: policy.State) -> ToolResult:
+        with tracing.span(call.name, "TOOL", call.arguments()) as sp:
             brand = self._brand(call.product)
-            result = self.tool(self.workspace, call.prompt, call.seed_index, call.generate, brand)
+            words = {"headline": state.headline, "cta": state.cta} if call.generate else {}
+            result = self.tool(
+                self.workspace, call.prompt, call.seed_index, call.generate, brand,
+                **{k: v for k, v in words.items() if v},
+            )  # fmt: skip
             sp.set_outputs(result.to_dict())
-        return ExecutedCall("call_" + uuid.uuid4().hex[:24], call, result)
+        return result
+
+    def _write_copy(self, call: policy.CopyCall) -> CopyResult:
+        inputs = {**call.arguments(), "audience": call.audience}
+        with tracing.span(call.name, "TOOL", inputs) as sp:
+            result = self.copy_tool(
+                self.workspace, call.product, call.benefits, call.placement, call.audience
+            )
+            sp.set_outputs(result.to_dict())
+        return result
 
     def _brand(self, product: str | None) -> str | None:
         if not product:
@@ -180,7 +224,21 @@ class Agent:
         return path
 
 
-def _args(call: policy.ToolCall | None) -> dict[str, Any] | None:
+def copy_text(copy: CopyResult) -> str:
+    """The copy as the marketer reads it in the chat."""
+    return (
+        f"Copy for the {copy.product} ({copy.placement}):\n"
+        f"Headline: {copy.headline}\nTitle: {copy.title}\n"
+        f"Text: {copy.description}\nButton: {copy.cta}\n"
+        f"Picture idea: {copy.image_suggestion}"
+    )
+
+
+def _call_id() -> str:
+    return "call_" + uuid.uuid4().hex[:24]
+
+
+def _args(call: policy.ToolCall | policy.CopyCall | None) -> dict[str, Any] | None:
     return call.arguments() if call else None
 
 

@@ -10,6 +10,7 @@ import re
 from typing import TYPE_CHECKING
 
 from adseed.agent.chat import Brief, Intent, Proposal, ReadContext, Reading
+from adseed.agent.copyask import benefits_in, placement_in
 
 if TYPE_CHECKING:
     from adseed.config import Settings
@@ -19,6 +20,7 @@ PETS = ("cat", "dog")
 PRODUCTS = ("puppy food bag", "cat food bag", "dog toy")
 _ACCEPT = {"yes", "ok", "sure", "great", "perfect", "yep"}
 _REJECT = {"no", "not", "nope", "another", "next"}
+_COPY = {"copy", "headline", "slogan"}
 
 
 class FakeChatModel:
@@ -50,6 +52,11 @@ class FakeChatModel:
             if product in text:
                 found["product"] = product
                 text = text.replace(product, "")
+        if words & _COPY:
+            return Reading(
+                Intent.COPY, product=found.get("product"), benefits=benefits_in(reply),
+                placement=placement_in(reply),
+            )  # fmt: skip
         words = set(re.findall(r"[a-z]+", text))
         for pet in PETS:
             if pet in words and pet not in context.prompt:

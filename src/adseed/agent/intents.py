@@ -31,6 +31,7 @@ class Entry:
     name: str
     aliases: tuple[str, ...]
     query: str = ""
+    benefits: tuple[str, ...] = ()  # products: what copy stresses when none are named
 
 
 class IntentMatcher:

@@ -1,10 +1,12 @@
 """Any OpenAI-compatible chat-completions endpoint (OpenAI, Ollama, vLLM, llama.cpp server).
 
-The hosted model sees the conversation and exactly one tool, ``generate_ad_image
-(prompt, seed_index, generate)``. Its choice *is* its reading of the reply: calling the
-tool with the prompt on screen and ``generate=true`` means "yes, make the ad", the next
-``seed_index`` means "not quite", a different prompt is a redirect worded by the
-model itself, and plain text means it did not understand (the text is shown). The
+The hosted model sees the conversation and two tools: the minimal image tool
+``generate_ad_image(prompt, seed_index, generate)`` and the copy tool ``write_ad_copy
+(product, benefits, placement)``. Its choice *is* its reading of the reply: calling the
+image tool with the prompt on screen and ``generate=true`` means "yes, make the ad",
+the next ``seed_index`` means "not quite", a different prompt is a redirect worded by
+the model itself, a copy call is a request for the ad's words, and plain text means it
+did not understand (the text is shown). The
 deterministic policy then decides what actually runs, so a model that calls the tool
 out of turn cannot skip a step. Proposals are asked for as a small JSON object.
 
@@ -24,7 +26,14 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from adseed.agent.chat import Brief, Intent, Proposal, ReadContext, Reading, Stage
-from adseed.agent.tools import TOOL_NAME, TOOL_SPEC, check_arguments
+from adseed.agent.tools import (
+    COPY_TOOL_NAME,
+    COPY_TOOL_SPEC,
+    TOOL_NAME,
+    TOOL_SPEC,
+    check_arguments,
+    check_copy_arguments,
+)
 from adseed.errors import BackendError, ConfigError, InvalidInput
 
 if TYPE_CHECKING:
@@ -45,7 +54,9 @@ READ_SYSTEM = (
     "- they want another photo: the same prompt with seed_index={next_index}, generate=false;\n"
     "- they ask for a change (another pet, setting or product): a new prompt describing the "
     "photo, seed_index=0, generate=false.\n"
-    "If the reply is none of these, do not call the tool: answer in one short sentence."
+    "If they ask for the ad's words (copy, headline, text), call write_ad_copy instead, with "
+    "the product (the ad features: {product}) and the benefits they want stressed.\n"
+    "If the reply is none of these, do not call a tool: answer in one short sentence."
 )
 
 
@@ -105,7 +116,7 @@ class OpenAIChatModel:
     def _complete(self, messages: list[dict[str, Any]], tools: bool) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": 0}
         if tools:
-            body |= {"tools": [TOOL_SPEC], "tool_choice": "auto"}
+            body |= {"tools": [TOOL_SPEC, COPY_TOOL_SPEC], "tool_choice": "auto"}
         response = self._post(body)
         try:
             message = response.json()["choices"][0]["message"]
@@ -144,20 +155,25 @@ def _read_system(ctx: ReadContext) -> str:
     return READ_SYSTEM.format(
         step=steps.get(ctx.stage, "waiting for a segment."), prompt=ctx.prompt,
         index=ctx.seed_index, accept_gen=accept_gen, next_index=min(ctx.seed_index + 1, 2),
+        product=ctx.product or "none chosen yet",
     )  # fmt: skip
 
 
 def _is_our_call(call: Any) -> bool:
-    return isinstance(call, dict) and (call.get("function") or {}).get("name") == TOOL_NAME
+    names = (TOOL_NAME, COPY_TOOL_NAME)
+    return isinstance(call, dict) and (call.get("function") or {}).get("name") in names
 
 
 def _reading_from_call(call: dict[str, Any], ctx: ReadContext, text: str | None) -> Reading:
+    """What the model's image-tool call says about the reply; a malformed call: ask again."""
+    if call["function"]["name"] == COPY_TOOL_NAME:
+        return _reading_from_copy_call(call, text)
     try:
-        args = json.loads(call["function"].get("arguments") or "{}")
+        args = _arguments(call)
         prompt, index, generate = check_arguments(
             args.get("prompt"), args.get("seed_index"), args.get("generate")
         )
-    except (ValueError, AttributeError, InvalidInput):  # a malformed call: ask again
+    except InvalidInput:
         return Reading(Intent.UNCLEAR, text=text, scores={"bad_tool_call": 1.0})
     if not _same_prompt(prompt, ctx.prompt):
         return Reading(Intent.REDIRECT, description=prompt, text=text)
@@ -166,6 +182,30 @@ def _reading_from_call(call: dict[str, Any], ctx: ReadContext, text: str | None)
     if index != ctx.seed_index:
         return Reading(Intent.REJECT, text=text)
     return Reading(Intent.UNCLEAR, text=text)
+
+
+def _reading_from_copy_call(call: dict[str, Any], text: str | None) -> Reading:
+    try:
+        args = _arguments(call)
+        product, benefits, placement = check_copy_arguments(
+            args.get("product"), args.get("benefits"), args.get("placement")
+        )
+    except InvalidInput:
+        return Reading(Intent.UNCLEAR, text=text, scores={"bad_tool_call": 1.0})
+    return Reading(
+        Intent.COPY, product=product, benefits=benefits, placement=placement, text=text
+    )
+
+
+def _arguments(call: dict[str, Any]) -> dict[str, Any]:
+    """A tool call's arguments: a JSON object in a string, as the API sends them."""
+    try:
+        args = json.loads(call["function"].get("arguments") or "{}")
+    except (ValueError, AttributeError) as exc:
+        raise InvalidInput("the tool call's arguments are not JSON") from exc
+    if not isinstance(args, dict):
+        raise InvalidInput("the tool call's arguments are not a JSON object")
+    return args
 
 
 def _same_prompt(a: str, b: str) -> bool:

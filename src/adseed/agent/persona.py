@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from adseed.agent.chat import Brief, Intent, Proposal, ReadContext, Reading
+from adseed.agent.copyask import benefits_in, placement_in
 from adseed.agent.encoding import TextEncoder, shared_minilm
 from adseed.agent.intents import (
     INTENT_FLOOR,
@@ -77,7 +78,8 @@ def parse_library(data: dict[str, Any], where: str) -> tuple[list[Archetype], di
             for a in data["archetypes"]
         ]
         slots = {
-            kind: [Entry(e["name"], tuple(e.get("aliases", ())), e.get("query", ""))
+            kind: [Entry(e["name"], tuple(e.get("aliases", ())), e.get("query", ""),
+                         tuple(e.get("benefits", ())))
                    for e in data[key]]
             for kind, key in (("pet", "pets"), ("setting", "settings"), ("product", "products"))
         }  # fmt: skip
@@ -158,6 +160,8 @@ class PersonaChatModel:
         best, runner_up = ranked[0], ranked[1]
         if scores[best] < SURE and looks_like_gibberish(reply, self.encoder.vocabulary):
             return Reading(Intent.UNCLEAR, scores={**scores, "gibberish": 1.0})
+        if best == "copy" and scores[best] >= INTENT_FLOOR:
+            return self._copy_request(reply, text, scores, context)
         found = {
             k: v for k, v in self._slots(text, vector, scores).items() if v not in context.prompt
         }  # "yes, I like the beagle" names the beagle already shown: no redirect
@@ -195,6 +199,25 @@ class PersonaChatModel:
             if entry is not None:
                 found[kind] = entry.name
         return found
+
+    def _copy_request(
+        self, reply: str, text: str, scores: dict[str, float], context: ReadContext
+    ) -> Reading:
+        """A request for ad copy: the product named (or pinned) and what to stress; with
+        no benefits named, the product's own from the persona library."""
+        entry, _ = self.slots["product"].find_alias(text)
+        product = entry.name if entry else context.product
+        benefits = benefits_in(reply) or self._benefits_of(product)
+        return Reading(
+            Intent.COPY, product=product, benefits=benefits, placement=placement_in(reply),
+            scores=scores,
+        )  # fmt: skip
+
+    def _benefits_of(self, product: str | None) -> tuple[str, ...]:
+        for entry in self.slots["product"].entries:
+            if entry.name == product:
+                return entry.benefits
+        return ()
 
     def product_query(self, name: str) -> str:
         """The text that finds a product's pack-shot among the brand images."""

@@ -5,8 +5,11 @@ proposed with a reason → "yes" retrieves and shows seed 0 → "not quite" show
 then 2, from the same three (no new query) → after three rejections a new description
 is proposed *and* queried → "yes" generates with the shown seed_index and shows the
 ad. A redirect ("make it a cat", "somewhere snowy", "use the puppy food bag") may come
-at any point. ``step`` maps (state, reading) to the next state, at most one tool call
-and the reply text, so every rule here is testable without models, files or servers.
+at any point, and so may a request for the ad's words ("write the copy for the puppy
+food: grain free, real chicken"): the second tool writes them, and the ad made next
+(or remade at once, when one is on screen) carries their headline and call to action.
+``step`` maps (state, reading) to the next state, the tool calls and the reply text,
+so every rule here is testable without models, files or servers.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from adseed.agent.chat import Brief, Intent, Proposal, Reading, Stage, article
+from adseed.agent.tools import COPY_TOOL_NAME, TOOL_NAME
+from adseed.copy.placements import DEFAULT_PLACEMENT
 
 SEEDS = 3  # the tool retrieves the top three; seed_index runs 0..2
 Proposer = Callable[[Brief], Proposal | None]
@@ -24,8 +29,9 @@ Proposer = Callable[[Brief], Proposal | None]
 
 @dataclass(frozen=True)
 class ToolCall:
-    """One call of the agent's single tool: ``generate_ad_image(prompt, seed_index, generate)``."""
+    """One call of the image tool: ``generate_ad_image(prompt, seed_index, generate)``."""
 
+    name: ClassVar[str] = TOOL_NAME
     prompt: str
     seed_index: int
     generate: bool
@@ -33,6 +39,21 @@ class ToolCall:
 
     def arguments(self) -> dict[str, Any]:
         return {"prompt": self.prompt, "seed_index": self.seed_index, "generate": self.generate}
+
+
+@dataclass(frozen=True)
+class CopyCall:
+    """One call of the copy tool: ``write_ad_copy(product, benefits, placement)``."""
+
+    name: ClassVar[str] = COPY_TOOL_NAME
+    product: str
+    benefits: tuple[str, ...]
+    placement: str = DEFAULT_PLACEMENT
+    audience: str = ""  # the conversation's segment: added by the agent, never by the model
+
+    def arguments(self) -> dict[str, Any]:
+        return {"product": self.product, "benefits": list(self.benefits),
+                "placement": self.placement}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -46,6 +67,8 @@ class State:
     pet: str | None = None  # pinned by the marketer
     setting: str | None = None
     product: str | None = None
+    headline: str | None = None  # from the copy tool: the ads made next carry them
+    cta: str | None = None
 
     @property
     def prompt(self) -> str:
@@ -70,17 +93,23 @@ class State:
             pet=data.get("pet"),
             setting=data.get("setting"),
             product=data.get("product"),
+            headline=data.get("headline"),
+            cta=data.get("cta"),
         )
 
 
 @dataclass(frozen=True)
 class Step:
-    """What one turn decided: the new state, the tool call to make (if any), the reply."""
+    """What one turn decided: the new state, the tool calls to make (if any), the reply.
+
+    When both are set, the copy is written first, so the ad carries its headline.
+    """
 
     state: State
     reply: str
     call: ToolCall | None = None
     notes: dict[str, Any] = field(default_factory=dict)  # for the trace: why this step
+    copy: CopyCall | None = None
 
 
 ASK_SEGMENT = "Which audience segment is this ad for? Describe the people in a sentence."
@@ -105,6 +134,8 @@ def step(state: State, reading: Reading, propose: Proposer, message: str = "") -
         return Step(state, _unclear(state, reading), notes={"unclear": True})
     if reading.intent is Intent.REDIRECT:
         return _redirect(state, reading, propose)
+    if reading.intent is Intent.COPY:
+        return _copy(state, reading)
     if state.stage is Stage.PROPOSED:
         return _on_proposal(state, reading, propose)
     if state.stage is Stage.FINAL and reading.intent is Intent.ACCEPT:
@@ -178,6 +209,8 @@ def _redirect(state: State, reading: Reading, propose: Proposer) -> Step:
     pet, setting = reading.pet or state.pet, reading.setting or state.setting
     product = reading.product or state.product
     changes_photo = bool(reading.pet or reading.setting or reading.description)
+    if product != state.product:  # copy written for another product no longer fits
+        state = dataclasses.replace(state, headline=None, cta=None)
     if not changes_photo:  # only the product: the seed stays, the brand image changes
         new = dataclasses.replace(state, product=product)
         reply = f"Got it, the ad will feature the {product}."
@@ -199,6 +232,32 @@ def _redirect(state: State, reading: Reading, propose: Proposer) -> Step:
     new = dataclasses.replace(new, stage=Stage.SEED, seed_index=0, rejections=0)
     reply = "Sure. " + _proposal_text(proposal) + " " + _seed_text(new)
     return Step(new, reply, _call(new, 0, False), {"requery": True})
+
+
+ASK_PRODUCT = (
+    "Which product is the copy for, and what should it stress? For example: "
+    "\u201cwrite copy for the puppy food bag: grain free, real chicken\u201d."
+)
+ASK_BENEFITS = (
+    "What should the copy for the {product} stress? For example: "
+    "\u201cwrite copy for the {product}: grain free, real chicken\u201d."
+)
+
+
+def _copy(state: State, reading: Reading) -> Step:
+    """The ad's words: written now; an ad on screen is remade at once to carry them."""
+    product = reading.product or state.product
+    if not product:
+        return Step(state, ASK_PRODUCT, notes={"copy": "no product"})
+    if not reading.benefits:
+        return Step(state, ASK_BENEFITS.format(product=product), notes={"copy": "no benefits"})
+    new = dataclasses.replace(state, product=product)
+    placement = reading.placement or DEFAULT_PLACEMENT
+    copy = CopyCall(product, reading.benefits, placement, state.segment)
+    if state.stage is Stage.FINAL:
+        reply = "Here is the ad again, with that headline and call to action. Happy with it?"
+        return Step(new, reply, _call(new, state.seed_index, True), copy=copy)
+    return Step(new, UNCLEAR[state.stage].split(". ", 1)[1], copy=copy)
 
 
 def _next_proposal(state: State, propose: Proposer) -> Proposal:

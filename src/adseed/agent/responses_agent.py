@@ -96,6 +96,7 @@ def custom_outputs(turn: TurnResult) -> dict[str, Any]:
         "stage": turn.stage.value,
         "intent": turn.intent,
         "last_image": turn.last_image,
+        "last_copy": turn.last_copy,
     }
 
 
@@ -106,7 +107,7 @@ def output_items(turn: TurnResult) -> list[dict[str, Any]]:
         arguments = json.dumps(call.call.arguments())
         items.append(
             ResponsesAgent.create_function_call_item(
-                "fc_" + uuid.uuid4().hex[:24], call.call_id, "generate_ad_image", arguments
+                "fc_" + uuid.uuid4().hex[:24], call.call_id, call.name, arguments
             )
         )
         output = json.dumps(call.result.to_dict())

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
+from adseed.agent.tools import CopyResult
+
 MAX_ROWS = 64
 SESSION_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 
@@ -186,6 +188,7 @@ class AgentCustomOutputs(BaseModel):
     stage: Literal["start", "proposed", "seed", "final"]
     intent: str
     last_image: LastImage | None = None
+    last_copy: CopyResult | None = None  # the copy tool's result, as the agent returns it
 
 
 class AgentResponse(BaseModel):
