@@ -137,19 +137,8 @@ class AudienceStore:
         tmp = self.root / f".tmp-{uuid.uuid4().hex}"
         tmp.mkdir()
         try:
-            n = len(index)
             index.write(tmp / "index.faiss")
-            users = pa.table(
-                {
-                    "user_id": pa.array(index.ids[:n], pa.string()),
-                    "norm": state.norm[:n],
-                    "ref": state.ref[:n],
-                    "weight": state.weight[:n],
-                    "count": state.count[:n],
-                },
-                schema=USERS,
-            )
-            pq.write_table(users, tmp / "users.parquet")
+            pq.write_table(_users_table(index, state), tmp / "users.parquet")
             pq.write_table(_items_table(items), tmp / "items.parquet")
             (tmp / "meta.json").write_text(json.dumps(asdict(meta), indent=1))
             for name in ("index.faiss", "users.parquet", "items.parquet", "meta.json"):
@@ -180,6 +169,14 @@ class AudienceStore:
                         _remove(entry)
                 except FileNotFoundError:
                     pass
+
+
+def _users_table(index: UserIndex, state: UserState) -> pa.Table:
+    n = len(index)
+    columns = {"user_id": pa.array(index.ids[:n], pa.string())}
+    for name in ("norm", "ref", "weight", "count"):
+        columns[name] = pa.array(getattr(state, name)[:n])
+    return pa.table(columns, schema=USERS)
 
 
 def _items_table(items: ItemCatalog) -> pa.Table:
