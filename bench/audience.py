@@ -2,6 +2,7 @@
 
     python bench/audience.py [--sizes 100000,1000000] [--queries 1000] [--noise 1.0]
                              [--skip-real] [--skip-quality] [--skip-durable]
+    python bench/audience_quality.py     # the quality part alone (~1 minute)
 
 Scale (printed side by side, one run): users are SYNTHETIC vectors generated directly
 in the embedder's dimension (384, ConSE's), clustered the way interests are: 50
@@ -19,39 +20,37 @@ interest plus a weaker second one plus noise. For each size:
               and one user's single event; Delta is not involved here
   concurrent  search p50/p99 while a writer thread streams update batches
   persist     save (write_index) and load (read_index) of the index
-Then one durable run: the same batches through Audience.ingest_table (checks, Delta
-commit, change-feed read, fold) on a scratch workspace, to show what the commit costs.
+Then durable runs: the same batches through Audience.ingest_table (checks, Delta
+commit, change-feed read, fold) on a scratch workspace, to show what the commit costs,
+with co-engagement off and on (on: the user space is refitted when events double).
 
 With ../shared/datasets (else skipped): the pets photos are ingested and embedded
 with ConSE, and the same measurements run on users FOLDED FROM REAL ITEM VECTORS
-(~20 events each, 80% on a main breed, the real fold code, vectorised), then quality:
-a simulated audience of 3,000 users (``adseed audience simulate``'s generator, hidden
-interest = breed) folded in, lookalike precision@5 (overall and the weakest breeds),
-the adjusted Rand index of k-means segments against the breeds, with and without
-time decay, text matches, and the same with interests made by the embedder (item
-clusters) instead of breeds.
+(~20 events each, 80% on a main breed, the real fold code, vectorised), twice: from
+the raw embeddings (before #7) and from the user space fitted on those events (after
+#7: co-engagement + centring; the fit's own time is a row). Then quality, before and
+after side by side (bench/audience_quality.py: definitions are printed with it).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import datetime as dt
 import tempfile
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+from audience_quality import report
 
-from adseed.audience import Audience, discover_segments
-from adseed.audience.evaluate import lookalike_precision, precision_by_interest, segment_agreement
-from adseed.audience.simulate import SimulationSpec, group_items, simulate
+from adseed.audience import Audience
+from adseed.audience.simulate import SimulationSpec, group_items
+from adseed.audience.space import fit_items
 from adseed.audience.userindex import UserIndex
-from adseed.audience.vectors import ItemCatalog, UserState, Weighting, fold
+from adseed.audience.vectors import ItemCatalog, UserState, Weighting, event_coefficients, fold
 from adseed.config import Settings
 from adseed.storage.tables import ASSETS, EMBEDDINGS
 from adseed.workspace import Workspace
@@ -240,11 +239,15 @@ def scale(x: np.ndarray, gen: float, n_queries: int, tmp: Path) -> dict:
     return out
 
 
-def real_item_users(catalog: ItemCatalog, groups: dict[str, list[str]], n: int) -> np.ndarray:
+def real_item_users(
+    catalog: ItemCatalog, groups: dict[str, list[str]], n: int, space: bool
+) -> tuple[np.ndarray, float]:
     """Users folded (the real fold) from ~20 events each on the real items' vectors.
 
     Same behaviour model as ``adseed audience simulate`` (a main interest = a breed,
     80% of events on it), vectorised so a million users take seconds, not minutes.
+    ``space``: fold from the user space fitted on these events (as ``Audience`` does
+    since #7), else from the raw embeddings (before); returns the seconds the fit took.
     """
     rng = np.random.default_rng(0)
     rows = [np.array([catalog.row[p] for p in groups[g] if p in catalog.row]) for g in groups]
@@ -261,12 +264,26 @@ def real_item_users(catalog: ItemCatalog, groups: dict[str, list[str]], n: int) 
     ts = 1.7e9 + rng.random(len(user)) * 60 * 86_400
     kind = np.array([1.0, 3.0, 10.0])[rng.choice(3, len(user), p=[0.8, 0.15, 0.05])]
     weighting = Weighting((1.0, 3.0, 10.0), DEFAULTS.audience_half_life_days * 86_400)
-    return fold(n, user, item, ts, kind, catalog.matrix, weighting).unit
+    t0 = time.perf_counter()
+    if space:
+        coef = event_coefficients(n, user, ts, kind, weighting)
+        catalog = fit_items(catalog, user, item, coef, DEFAULTS.audience_coengagement)
+    fit_s = time.perf_counter() - t0
+    return fold(n, user, item, ts, kind, catalog.matrix, weighting).unit, fit_s
 
 
-def durable(tmp: Path, dim: int, rounds: int = 5) -> float:
-    """Users/s through Audience.record's path: Delta commit, change feed, fold."""
-    settings = dataclasses.replace(DEFAULTS, home=tmp / "durable-ws", embedder="fake")
+def durable(tmp: Path, dim: int, coengagement: float, rounds: int = 5) -> float:
+    """Users/s through Audience.record's path: Delta commit, change feed, fold.
+
+    With co-engagement on, the user space is refitted (a rebuild) each time the events
+    table doubles: twice in these rounds (at 4,000 and 8,000 events).
+    """
+    settings = dataclasses.replace(
+        DEFAULTS,
+        home=tmp / f"durable-ws-{coengagement}",
+        embedder="fake",
+        audience_coengagement=coengagement,
+    )
     ws = Workspace.init(settings)
     add_items(ws, 10_000, dim)
     audience = Audience.open(ws)
@@ -296,7 +313,7 @@ def add_items(ws: Workspace, n: int, dim: int) -> None:
     ws.tables.append("assets", pa.table(cols, schema=ASSETS))
 
 
-def print_scale(title: str, results: list[dict], durable_rate: float | None, dim: int) -> None:
+def print_scale(title: str, results: list[dict], durable_rate: tuple | None, dim: int) -> None:
     print(f"\n{title}")
     print(f"{'users':34}" + "".join(f"{r['n']:>16,}" for r in results))
     rows = [
@@ -312,8 +329,11 @@ def print_scale(title: str, results: list[dict], durable_rate: float | None, dim
         ("writer under searches, users/s", "busy_writes_per_s", "{:,.0f}"),
         ("save index, s", "save_s", "{:.1f}"), ("load index, s", "load_s", "{:.1f}"),
         ("index file, MB", "file_mb", "{:.0f}"), ("(make the user vectors, s)", "gen_s", "{:.1f}"),
+        ("(of which fit the user space, s)", "fit_s", "{:.1f}"),
     ]  # fmt: skip
     for label, key, fmt in rows:
+        if key not in results[0]:
+            continue
         print(f"{label:34}" + "".join(f"{fmt.format(r[key]):>16}" for r in results))
     raw = "  ".join(
         f"{r['n']:,} x {dim} x 4 B = {r['n'] * dim * 4 / 2**20:,.0f} MB" for r in results
@@ -321,80 +341,14 @@ def print_scale(title: str, results: list[dict], durable_rate: float | None, dim
     print(f"raw vectors: {raw}")
     if durable_rate is not None:
         print(
-            f"durable path (Delta commit + change feed + fold), 1,000-user batches: {durable_rate:,.0f} users/s"
+            "durable path (Delta commit + change feed + fold), 1,000-user batches: "
+            f"{durable_rate[0]:,.0f} users/s without refits (co-engagement 0), "
+            f"{durable_rate[1]:,.0f} users/s with the refits at doubling "
+            f"(co-engagement {DEFAULTS.audience_coengagement})"
         )
 
 
-# -- quality on real photos --------------------------------------------------------
-
-
-def species_of() -> dict[str, str]:
-    with (DATASETS / "labels.csv").open() as fh:
-        return {r["label"]: r["species"] for r in csv.DictReader(fh) if r["kind"] == "pet"}
-
-
-def evaluate(audience: Audience, sim, label: str) -> None:
-    p5 = lookalike_precision(audience, sim.truth, k=5, sample=1000)
-    t0 = time.perf_counter()
-    run = discover_segments(audience, k=len(sim.groups), seed=0)
-    seconds = time.perf_counter() - t0
-    ari = segment_agreement(run, sim.truth)
-    print(
-        f"{label:44} precision@5 {p5:.3f}   ARI {ari:.3f}  (k={len(sim.groups)}, {seconds:.1f} s)"
-    )
-    return run
-
-
-def show_segments(run, truth: dict[str, str], top: int = 8) -> None:
-    for i, seg in enumerate(run.segments[:top]):
-        members = [u for u, lab in zip(run.user_ids, run.labels, strict=True) if lab == i]
-        name, count = Counter(truth[u] for u in members).most_common(1)[0]
-        print(
-            f"  {seg.segment_id:6} {seg.size:5} users  {seg.description:40.40}  hidden: {name} ({count / len(members):.0%})"
-        )
-
-
-def show_matches(audience: Audience, truth: dict[str, str]) -> None:
-    species = species_of()
-    for text, want in [
-        ("dog owners who love the outdoors", "dog"),
-        ("people who love cats", "cat"),
-    ]:
-        found = audience.match([text], k=100)[0]
-        share = np.mean([species.get(truth[m.user_id].replace("_", " ")) == want for m in found])
-        print(
-            f"  match {text!r}: {share:.0%} of the top 100 users have a {want} breed as hidden interest"
-        )
-
-
-def quality(ws: Workspace, n_users: int) -> None:
-    end = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
-    print(f"\nquality: {n_users:,} simulated users on the pets photos, ConSE vectors")
-    audience = Audience.open(ws)
-    spec = SimulationSpec(users=n_users, volume="main.shop.pets", seed=7, end=end)
-    sim = simulate(ws.tables, spec)
-    t0 = time.perf_counter()
-    audience.ingest_table(sim.events, "simulate")
-    print(
-        f"  {sim.events.num_rows:,} events checked, committed, folded in {time.perf_counter() - t0:.1f} s"
-    )
-    run = evaluate(audience, sim, "breeds (file names), half-life 30 d")
-    worst = sorted(
-        precision_by_interest(audience, sim.truth, 5, 1000).items(), key=lambda kv: kv[1]
-    )[:7]
-    print("  weakest breeds (precision@5): " + ", ".join(f"{b} {p:.2f}" for b, p in worst))
-    show_segments(run, sim.truth)
-    show_matches(audience, sim.truth)
-    flat = Workspace.open(dataclasses.replace(ws.settings, audience_half_life_days=0.0))
-    evaluate(Audience.open(flat), sim, "breeds, no time decay")
-    ws.tables.open("events").delete()
-    clustered = SimulationSpec(
-        users=n_users, volume="main.shop.pets", seed=8, end=end, interest_by="cluster", interests=20
-    )
-    sim2 = simulate(ws.tables, clustered, audience.catalog)
-    audience = Audience.open(ws)
-    audience.ingest_table(sim2.events, "simulate clusters")
-    evaluate(audience, sim2, "20 interests made by the embedder (clusters)")
+# -- on real photos ------------------------------------------------------------------
 
 
 def real_part(sizes: list[int], args, tmp: Path) -> None:
@@ -405,17 +359,25 @@ def real_part(sizes: list[int], args, tmp: Path) -> None:
         embedded = ws.embed()
         print(f"\npets photos: {embedded.summary()} [{time.perf_counter() - t0:.0f} s]")
         audience = Audience.open(ws)
+        raw = audience.raw_items()
         groups, _ = group_items(ws.tables, SimulationSpec(users=1, volume="main.shop.pets"), None)
-        results = []
-        for n in sizes:
-            t0 = time.perf_counter()
-            x = real_item_users(audience.catalog, groups, n)
-            results.append(scale(x, time.perf_counter() - t0, args.queries, tmp))
-            del x
-        title = f"users folded from ~20 events each on {len(audience.catalog.paths)} real photos' ConSE vectors ({len(groups)} breeds)"
-        print_scale(title, results, None, audience.dim)
+        for space in (False, True):
+            results = []
+            for n in sizes:
+                t0 = time.perf_counter()
+                x, fit_s = real_item_users(raw, groups, n, space)
+                gen_s = time.perf_counter() - t0
+                results.append(scale(x, gen_s, args.queries, tmp) | {"fit_s": fit_s})
+                del x
+            how = "from the user space (after #7)" if space else "from raw embeddings (before #7)"
+            title = (
+                f"users folded from ~20 events each on {len(raw.paths)} real photos' "
+                f"ConSE vectors ({len(groups)} breeds), {how}"
+            )
+            print_scale(title, results, None, audience.dim)
         if not args.skip_quality:
-            quality(ws, args.quality_users)
+            seeds = [int(v) for v in args.quality_seeds.split(",")]
+            report(ws, args.quality_users, seeds, [s + 1 for s in seeds], realistic=True)
 
 
 def main() -> None:
@@ -425,6 +387,7 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=384, help="384: the conse embedder's")
     parser.add_argument("--noise", type=float, default=1.0, help="user noise around interests")
     parser.add_argument("--quality-users", type=int, default=3000)
+    parser.add_argument("--quality-seeds", default="7,11,12", help="breeds; clusters: each + 1")
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-durable", action="store_true")
     parser.add_argument("--skip-real", action="store_true", help="no photos: synthetic only")
@@ -441,7 +404,9 @@ def main() -> None:
             x = synthetic_users(n, args.dim, noise=args.noise)
             results.append(scale(x, time.perf_counter() - t0, args.queries, Path(tmp)))
             del x
-        rate = None if args.skip_durable else durable(Path(tmp), args.dim)
+        rate = None
+        if not args.skip_durable:
+            rate = (durable(Path(tmp), args.dim, 0.0), durable(Path(tmp), args.dim, DEFAULTS.audience_coengagement))
         title = f"synthetic clustered users, generated directly as vectors (noise {args.noise})"
         print_scale(title, results, rate, args.dim)
         if (DATASETS / "pets").is_dir() and not args.skip_real:

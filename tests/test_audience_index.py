@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import UTC, datetime
 
@@ -123,6 +124,13 @@ def test_an_unreadable_snapshot_is_rebuilt_from_the_tables(workspace, tmp_path) 
     (audience.store.current() / "index.faiss").write_bytes(b"garbage")
     again = Audience.open(workspace)
     assert again.opened.rebuilt.startswith("gen-") and sorted(again.index.ids) == ["a", "b"]
+    (again.store.current() / "items.parquet").unlink()  # the user space is part of it
+    third = Audience.open(workspace)
+    assert third.opened.rebuilt.startswith("gen-") and "items.parquet" in third.opened.rebuilt
+    meta = third.store.current() / "meta.json"  # a snapshot from before the user space
+    old = {k: v for k, v in json.loads(meta.read_text()).items() if k not in ("coengagement",)}
+    meta.write_text(json.dumps(old | {"format": 2}))
+    assert Audience.open(workspace).opened.rebuilt.endswith("missing or incompatible meta.json")
     shutil.rmtree(workspace.home / "audience")
     assert Audience.open(workspace).opened.rebuilt == "no saved user index"
 

@@ -77,10 +77,10 @@ def test_lookalikes_and_segments_recover_hidden_interests(shop) -> None:
     report = audience.ingest_table(sim.events, "simulate")
     assert report.accepted == sim.events.num_rows and not report.rejections
     precision = lookalike_precision(audience, sim.truth, k=5, sample=200)
-    assert precision >= 0.9, precision
+    assert precision >= 0.93, precision  # 0.955 measured (0.953 before the user space)
     run = discover_segments(audience, k=len(INTERESTS), seed=0)
     ari = segment_agreement(run, sim.truth)
-    assert ari >= 0.8, ari
+    assert ari >= 0.87, ari  # 0.929 measured (0.890 before)
     assert sum(s.size for s in run.segments) == 400
     assert [s.segment_id for s in run.segments] == [f"r1s{i}" for i in range(8)]
     assert [s.size for s in run.segments] == sorted((s.size for s in run.segments), reverse=True)

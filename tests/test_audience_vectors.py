@@ -88,32 +88,47 @@ def test_weights_must_be_positive(tmp_path) -> None:
     assert resolve_settings({"home": tmp_path}, env=env).audience_half_life_days == 2.5
 
 
+def _random_rows(rng, paths: list[str], n: int) -> list[dict]:
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    return [
+        {
+            "user_id": f"u{rng.integers(0, 12)}",
+            "item": paths[rng.integers(0, len(paths))],
+            "event": ["view", "click", "purchase"][rng.integers(0, 3)],
+            "ts": start + timedelta(hours=float(rng.uniform(0, 24 * 60))),
+        }
+        for _ in range(n)
+    ]
+
+
+def _vectors(audience: Audience) -> dict[str, np.ndarray]:
+    return {u: audience.index.vectors([audience.index.slot(u)])[0] for u in audience.index.ids}
+
+
 def test_real_time_updates_and_a_rebuild_from_the_tables_agree(workspace, tmp_path) -> None:
     items = catalogue(workspace, tmp_path / "photos", per_interest=3)
     audience = Audience.open(workspace)
     rng = np.random.default_rng(3)
     paths = [p for ps in items.values() for p in ps]
-    start = datetime(2024, 1, 1, tzinfo=UTC)
+    first = audience.record(_random_rows(rng, paths, 1200))  # enough to fit the space on
+    assert first.refresh.rebuilt == "user space refitted on 1,200 events (was 0)"
     for _ in range(6):  # six real-time batches, shuffled times
-        audience.record(
-            [
-                {
-                    "user_id": f"u{rng.integers(0, 12)}",
-                    "item": paths[rng.integers(0, len(paths))],
-                    "event": ["view", "click", "purchase"][rng.integers(0, 3)],
-                    "ts": start + timedelta(hours=float(rng.uniform(0, 24 * 60))),
-                }
-                for _ in range(15)
-            ]
-        )
-    live = {u: audience.index.vectors([audience.index.slot(u)])[0] for u in audience.index.ids}
-    fresh = Audience(workspace, workspace.embedder())
-    fresh.rebuild("test")
-    assert sorted(fresh.index.ids) == sorted(live)
-    for user, vector in live.items():
-        np.testing.assert_allclose(
-            fresh.index.vectors([fresh.index.slot(user)])[0], vector, atol=1e-5
-        )
+        audience.record(_random_rows(rng, paths, 15))
+    live = _vectors(audience)
+    again = Audience.open(workspace)  # the saved space, then the change feed
+    assert again.opened.rebuilt == "" and again.opened.events == 90
+    assert (again.fitted_events, again.events_seen) == (1200, 1290)
+    kept = Audience.open(workspace)
+    kept.rebuild("test", refit=False)  # every vector from the tables, same space
+    for other in (again, kept):
+        assert sorted(other.index.ids) == sorted(live)
+        for user, vector in live.items():
+            got = other.index.vectors([other.index.slot(user)])[0]
+            np.testing.assert_allclose(got, vector, atol=1e-5)
+    kept.rebuild("test")  # refitted on all 1,290 events: the co-engagement moved a little
+    assert kept.fitted_events == 1290
+    moved = [np.abs(v - live[u]).max() for u, v in _vectors(kept).items()]
+    assert 1e-4 < max(moved) < 0.5
 
 
 def test_an_item_embedded_later_counts_after_the_next_refresh(workspace, tmp_path) -> None:

@@ -80,6 +80,9 @@ class Settings:
     audience_weight_purchase: float = 10.0
     audience_exact_below: int = 20_000  # users under which lookalike search is exact
     audience_nprobe: int = 16  # IVF lists scanned per query above that (bench/audience.py)
+    # blend of each item's vector with the items its users also engaged with (0: embeddings
+    # only); the user space is refitted on rebuilds (adseed/audience/space.py)
+    audience_coengagement: float = 0.8
     agent_chat: str = "persona"  # the agent's chat model: persona (offline), openai, fake
     chat_base_url: str = ""  # an OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1
     chat_model: str = ""  # the model name that endpoint serves

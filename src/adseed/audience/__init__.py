@@ -4,8 +4,9 @@
 description to the creative flow.
 """
 
+from adseed.audience.results import EventIngest, Match
 from adseed.audience.segments import discover_segments, list_segments, segment_text
-from adseed.audience.service import Audience, EventIngest, Match
+from adseed.audience.service import Audience
 
 __all__ = [
     "Audience",

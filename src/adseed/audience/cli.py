@@ -154,6 +154,20 @@ def members(ctx: click.Context, segment_id: str, limit: int | None) -> None:
 @click.option("--focus", type=float, default=0.8, show_default=True, help="Share on-interest.")
 @click.option("--drift", type=float, default=0.2, show_default=True, help="Share who changed.")
 @click.option("--interest-by", default="auto", show_default=True, help="auto|name|tag:KEY|cluster")
+@click.option(
+    "--activity",
+    type=click.Choice(["poisson", "heavy"]),
+    default="poisson",
+    show_default=True,
+    help="Events per user: narrow, or heavy-tailed (log-normal) like real logs.",
+)
+@click.option(
+    "--item-popularity",
+    type=click.FloatRange(0, 3),
+    default=0.0,
+    show_default=True,
+    help="Zipf exponent of item popularity that every pick follows (0: uniform).",
+)
 @click.option("--truth-out", type=click.Path(path_type=Path), help="CSV of user_id,interest.")
 @click.option("--events-out", type=click.Path(path_type=Path), help="Write events, not ingest.")
 @click.pass_context
@@ -166,7 +180,7 @@ def simulate(ctx: click.Context, **opts: Any) -> None:
     truth_out, events_out = opts.pop("truth_out"), opts.pop("events_out")
     spec = SimulationSpec(**opts)
     aud = _open(ctx)
-    sim = run_simulation(aud.tables, spec, aud.catalog)
+    sim = run_simulation(aud.tables, spec, aud.raw_items())
     n = sim.events.num_rows
     line = f"simulated {n} events of {spec.users} users over {len(sim.groups)} interests"
     line += f" (by {sim.grouping}) from {spec.volume}"

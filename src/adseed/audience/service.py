@@ -2,7 +2,10 @@
 
 ``Audience.open(workspace)`` loads the saved user index of the configured embedder (or
 rebuilds it from ``events`` and ``asset_embeddings``) and folds in every event
-committed since the snapshot, read from the Delta Change Data Feed. New events, from
+committed since the snapshot, read from the Delta Change Data Feed. User vectors live
+in the user space of :mod:`adseed.audience.space` (item vectors refined by
+co-engagement, centred), saved with the index; a rebuild refits it, and so does a
+refresh once the events table has doubled since the last fit. New events, from
 a file or the real-time :meth:`Audience.record`, are committed to Delta first and
 then folded into the users' vectors and the FAISS index at once: the table stays the
 source of truth, so a process that dies in between loses nothing, the next
@@ -16,7 +19,6 @@ import hashlib
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,16 +28,25 @@ import pyarrow.compute as pc
 
 from adseed.audience.events import (
     RawEvents,
-    Rejection,
     check_rows,
     read_event_file,
     rows_to_raw,
     table_to_raw,
 )
+from adseed.audience.results import EventIngest, Match, Refresh
 from adseed.audience.schema import EVENTS
+from adseed.audience.space import centre_texts, check_coengagement, fit_items, refit_due
 from adseed.audience.store import AudienceStore, Meta, Unreadable
 from adseed.audience.userindex import UserIndex
-from adseed.audience.vectors import Folded, ItemCatalog, UserState, Weighting, fold
+from adseed.audience.vectors import (
+    Folded,
+    ItemCatalog,
+    UserState,
+    Weighting,
+    event_coefficients,
+    fold,
+)
+from adseed.audience.vocabulary import load_vocabulary
 from adseed.errors import InvalidInput, NotFound, StateError
 from adseed.governance.securables import Privilege
 from adseed.storage.tables import read_snapshot
@@ -49,44 +60,6 @@ CHECKPOINT_EVERY = 50_000  # events folded since the last save before a save is 
 _EVENT_COLUMNS = ["user_id", "item", "event", "ts"]
 
 
-@dataclass(frozen=True)
-class Match:
-    """One user and its cosine similarity to the query (higher is closer)."""
-
-    user_id: str
-    score: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"user_id": self.user_id, "score": round(self.score, 4)}
-
-
-@dataclass
-class Refresh:
-    """What bringing the index up to date did."""
-
-    events: int = 0  # events folded in
-    users: int = 0  # user vectors written
-    rebuilt: str = ""  # why the index was rebuilt from the tables, if it was
-
-
-@dataclass
-class EventIngest:
-    """The outcome of one ingest: counts, every rejection, and what was folded in."""
-
-    source: str
-    accepted: int = 0
-    rejections: list[Rejection] = field(default_factory=list)
-    duplicate: bool = False
-    refresh: Refresh = field(default_factory=Refresh)
-
-    def summary(self) -> str:
-        if self.duplicate:
-            return f"{self.source}: already ingested (same content), nothing to do"
-        line = f"ingested {self.accepted} events, rejected {len(self.rejections)}"
-        line += f"; {self.refresh.users} user vectors updated"
-        return line + (f" (index rebuilt: {self.refresh.rebuilt})" if self.refresh.rebuilt else "")
-
-
 class Audience:
     """User vectors of one workspace, for one embedder model."""
 
@@ -98,11 +71,14 @@ class Audience:
         self.embedder = embedder
         self.model_id, self.dim = embedder.model_id, int(embedder.dim)
         self.weighting = Weighting.from_settings(settings)
+        self.coengagement = check_coengagement(settings.audience_coengagement)
         self.store = AudienceStore(settings.home / "audience", self.model_id)
         self.index = UserIndex(self.dim, settings.audience_exact_below, settings.audience_nprobe)
         self.state = UserState()
         self.catalog = ItemCatalog([], np.zeros((0, self.dim), np.float32))
         self.events_version = self.embeddings_version = -1
+        self.fitted_events = self.events_seen = 0  # events the space was fitted on / folded
+        self._text_mean: np.ndarray | None = None
         self.unsaved = 0  # events folded since the snapshot on disk
         self.opened = Refresh()  # what open() had to do
         self._known: tuple[int, set[str]] | None = None  # assets version, its paths
@@ -145,15 +121,20 @@ class Audience:
             new = _cdf(events_dt, self.events_version, now[0], [*_EVENT_COLUMNS, "_change_type"])
             if new is None or set(new["_change_type"].to_pylist()) - {"insert"}:
                 return self.rebuild("events were deleted or rewritten")
+            seen = self.events_seen + new.num_rows
+            if refit_due(self.coengagement, self.fitted_events, seen):
+                return self.rebuild(
+                    f"user space refitted on {seen:,} events (was {self.fitted_events:,})"
+                )
             users = self._fold_in(new.select(_EVENT_COLUMNS))
-            self.events_version = now[0]
+            self.events_version, self.events_seen = now[0], seen
             self.unsaved += new.num_rows
             return Refresh(events=new.num_rows, users=users)
 
     def _load(self) -> str:
         """Adopt the saved generation; returns why it cannot be used ('' when it can)."""
         try:
-            index, state, meta = self.store.load(
+            index, state, items, meta = self.store.load(
                 self.settings.audience_exact_below, self.settings.audience_nprobe
             )
         except Unreadable as exc:
@@ -162,18 +143,27 @@ class Audience:
             return f"saved index has dimension {meta.dim}, the embedder {self.dim}"
         if meta.weighting != self._weighting_key():
             return "event weights or half-life changed"
-        self.index, self.state = index, state
+        if meta.coengagement != self.coengagement:
+            return "the co-engagement setting changed"
+        self.index, self.state, self.catalog = index, state, items
         self.events_version, self.embeddings_version = meta.events_version, meta.embeddings_version
-        self.catalog = ItemCatalog.load(self.tables, self.model_id, self.dim)
+        self.fitted_events, self.events_seen = meta.fitted_events, meta.events_seen
         return ""
 
-    def rebuild(self, reason: str = "requested") -> Refresh:
-        """Recompute every user vector from ``events`` and ``asset_embeddings``, and save."""
+    def rebuild(self, reason: str = "requested", refit: bool = True) -> Refresh:
+        """Recompute every user vector from ``events`` and ``asset_embeddings``, and save.
+
+        ``refit`` fits the user space afresh (items, co-engagement, centring); without
+        it the current space is kept, which is what makes a rebuild comparable with
+        the vectors real-time folding produced.
+        """
         with self._lock:
             events_dt, emb_dt = self.tables.open("events"), self.tables.open("asset_embeddings")
             versions = (events_dt.version(), emb_dt.version())  # before reading: never over-claim
-            catalog = ItemCatalog.load(self.tables, self.model_id, self.dim)
             events = read_snapshot(events_dt, _EVENT_COLUMNS)
+            catalog, fitted = self.catalog, self.fitted_events
+            if refit:
+                catalog, fitted = self._fit_space(events), events.num_rows
             names, folded = self._fold(events, catalog, None)
             keep = np.flatnonzero(folded.norm > 0)
             index = UserIndex.bulk(
@@ -186,11 +176,32 @@ class Audience:
             state.scatter(np.arange(len(keep), dtype=np.int64), folded, keep)
             self.index, self.state, self.catalog = index, state, catalog
             self.events_version, self.embeddings_version = versions
+            self.fitted_events, self.events_seen = fitted, events.num_rows
             self.unsaved = 0
             self._save()
             return Refresh(events=events.num_rows, users=len(keep), rebuilt=reason)
 
     # -- folding -----------------------------------------------------------------------
+
+    def raw_items(self) -> ItemCatalog:
+        """The items' embeddings as the embedder made them (not the user space)."""
+        return ItemCatalog.load(self.tables, self.model_id, self.dim)
+
+    def _fit_space(self, events: pa.Table) -> ItemCatalog:
+        """The user-space items, fitted on every event with the fold's own coefficients."""
+        raw = self.raw_items()
+        names, codes, rows, ts_s, type_w = self._arrays(events, raw)
+        coef = event_coefficients(len(names), codes, ts_s, type_w, self.weighting)
+        return fit_items(raw, codes, rows, coef, self.coengagement)
+
+    def _arrays(self, events: pa.Table, catalog: ItemCatalog):
+        """(user names, user code, item row, time in s, type weight) per event."""
+        encoded = pc.dictionary_encode(events["user_id"]).combine_chunks()
+        names = encoded.dictionary.to_pylist()
+        codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        ts_s = pc.cast(events["ts"], pa.int64()).to_numpy(zero_copy_only=False) / 1e6
+        type_w = self.weighting.type_weights(events["event"])
+        return names, codes, catalog.rows_of(events["item"]), ts_s.astype(np.float64), type_w
 
     def _fold(
         self,
@@ -199,23 +210,13 @@ class Audience:
         slots_of: Callable[[list[str]], np.ndarray] | None,
     ) -> tuple[list[str], Folded]:
         """Fold ``events`` per user onto their previous state (none when ``slots_of`` is None)."""
-        encoded = pc.dictionary_encode(events["user_id"]).combine_chunks()
-        names = encoded.dictionary.to_pylist()
-        codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        names, codes, rows, ts_s, type_w = self._arrays(events, catalog)
         previous = None
         if slots_of is not None:
             slots = slots_of(names)
             previous = self.state.gather(slots, self.index.vectors(slots[slots >= 0]))
-        ts_s = pc.cast(events["ts"], pa.int64()).to_numpy(zero_copy_only=False) / 1e6
         folded = fold(
-            len(names),
-            codes,
-            catalog.rows_of(events["item"]),
-            ts_s.astype(np.float64),
-            self.weighting.type_weights(events["event"]),
-            catalog.matrix,
-            self.weighting,
-            previous,
+            len(names), codes, rows, ts_s, type_w, catalog.matrix, self.weighting, previous
         )
         return names, folded
 
@@ -307,8 +308,11 @@ class Audience:
             self.index.trained_at,
             len(self.index),
             self._weighting_key(),
+            self.coengagement,
+            self.fitted_events,
+            self.events_seen,
         )
-        self.store.save(self.index, self.state, meta)
+        self.store.save(self.index, self.state, self.catalog, meta)
         self.unsaved = 0
 
     def _weighting_key(self) -> list[float]:
@@ -336,7 +340,10 @@ class Audience:
         return [Match(index.ids[i], float(s)) for s, i in hits if i != slot][:k]
 
     def match(self, texts: Sequence[str], k: int = 100) -> list[list[Match]]:
-        """Users nearest to each text: texts and items share the embedder's space."""
+        """Users nearest to each text: texts and items share the embedder's space.
+
+        The texts are centred on the mean text vector (see :mod:`adseed.audience.space`).
+        """
         _check_k(k)
         if (
             isinstance(texts, str)
@@ -346,10 +353,17 @@ class Audience:
             raise InvalidInput("give at least one non-empty text to match users against")
         if len(self.index) == 0:
             raise StateError("no user vectors yet: ingest events on embedded items first")
-        queries = np.asarray(self.embedder.embed_texts(list(texts)), dtype=np.float32)
-        return self.nearest(queries, k)
+        return self.nearest(self.texts_to_user_space(self.embedder.embed_texts(list(texts))), k)
+
+    def texts_to_user_space(self, vectors: np.ndarray) -> np.ndarray:
+        """The embedder's text vectors as queries in the user space (match, segment names)."""
+        if self._text_mean is None:
+            vocabulary = load_vocabulary(self.embedder, self.settings.cache_dir)
+            self._text_mean = vocabulary.vectors.mean(axis=0)
+        return centre_texts(vectors, self._text_mean)
 
     def nearest(self, queries: np.ndarray, k: int) -> list[list[Match]]:
+        """Users nearest to query vectors that are already in the user space."""
         index = self.index
         scores, slots = index.search(queries, k)
         ids = index.ids
@@ -364,6 +378,8 @@ class Audience:
             "users": len(self.index),
             "index": self.index.kind,
             "items_with_vectors": len(self.catalog.paths),
+            "user_space": f"co-engagement {self.coengagement}, "
+            f"fitted on {self.fitted_events:,} of {self.events_seen:,} events",
             "events_version": self.events_version,
             "saved": str(self.store.current() or ""),
         }

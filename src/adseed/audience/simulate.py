@@ -15,6 +15,13 @@ the rest on any item; views dominate, clicks and purchases concentrate on what t
 care about; events spread over ``days``. A share ``drift`` of users changed interest
 halfway: their older events are on another group, so only a time-decayed vector
 finds their current one. The same seed, volume and end time give the same events.
+
+Two knobs make the behaviour closer to real logs (both off by default, so the
+default audience, on which the figures in the README are measured, stays the same):
+``activity="heavy"`` draws each user's event count from a log-normal (sigma 1) with
+the same mean, so many users have a handful of events and a few have hundreds; and
+``item_popularity=s`` gives items Zipf popularity 1/rank^s, which every pick follows
+(on-interest and off-interest alike), so browsing concentrates on bestsellers.
 """
 
 from __future__ import annotations
@@ -54,6 +61,8 @@ class SimulationSpec:
     drift: float = 0.2
     interest_by: str = "auto"
     interests: int = 0  # for "cluster": how many groups (0: about sqrt(items / 2))
+    activity: str = "poisson"  # events per user: poisson (narrow) or heavy (log-normal)
+    item_popularity: float = 0.0  # Zipf exponent of item popularity (0: uniform)
     end: datetime | None = None  # default: today 00:00 UTC
 
     def check(self) -> None:
@@ -63,6 +72,8 @@ class SimulationSpec:
             raise InvalidInput("events per user must be 1 to 10,000 and days 0 to 36,500")
         if not 0 <= self.focus <= 1 or not 0 <= self.drift <= 1:
             raise InvalidInput("focus and drift are shares: give them from 0 to 1")
+        if self.activity not in ("poisson", "heavy") or not 0 <= self.item_popularity <= 3:
+            raise InvalidInput("activity is poisson or heavy; item popularity is from 0 to 3")
         VolumeRef.parse(self.volume)
 
 
@@ -156,11 +167,12 @@ def simulate(
     interest = rng.choice(len(names), spec.users, p=popularity / popularity.sum())
     earlier = (interest + rng.integers(1, len(names), spec.users)) % len(names)
     drifted = rng.random(spec.users) < spec.drift
-    counts = 1 + rng.poisson(spec.events_per_user - 1, spec.users)
+    counts = _activity(spec, rng)
     user = np.repeat(np.arange(spec.users), counts)
     age = rng.random(len(user)) * spec.days  # days before the end
     group = np.where(drifted[user] & (age > spec.days / 2), earlier[user], interest[user])
-    items, item_of = _pick(groups, names, group, rng.random(len(user)) < spec.focus, rng)
+    focused = rng.random(len(user)) < spec.focus
+    items, item_of = _pick(groups, names, group, focused, rng, spec.item_popularity)
     on_interest = item_of == group
     p = np.where(on_interest[:, None], TYPE_P_FOCUS, TYPE_P_NOISE).cumsum(axis=1)
     kind = (rng.random(len(user))[:, None] > p).sum(axis=1).clip(0, 2)
@@ -180,19 +192,52 @@ def simulate(
     return Simulation(events, truth, groups, grouping)
 
 
+def _activity(spec: SimulationSpec, rng: np.random.Generator) -> np.ndarray:
+    """Events per user, at least one, with mean ``events_per_user``."""
+    extra = spec.events_per_user - 1
+    if spec.activity == "poisson":
+        return 1 + rng.poisson(extra, spec.users)
+    sigma = 1.0  # log-normal: median about 0.6 x the mean, 1% of users above 5 x
+    drawn = rng.lognormal(np.log(max(extra, 1e-9)) - sigma**2 / 2, sigma, spec.users)
+    return 1 + np.round(drawn).astype(np.int64)
+
+
 def _pick(
     groups: dict[str, list[str]],
     names: list[str],
     group: np.ndarray,
     focused: np.ndarray,
     rng: np.random.Generator,
+    popularity: float = 0.0,
 ) -> tuple[list[str], np.ndarray]:
     """An item per event: from its group when focused, from all items otherwise."""
     flat = [p for g in names for p in groups[g]]
     sizes = np.array([len(groups[g]) for g in names])
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     owner = np.repeat(np.arange(len(names)), sizes)
+    if popularity > 0:
+        chosen = _pick_popular(starts, sizes, group, focused, rng, popularity)
+        return [flat[i] for i in chosen], owner[chosen]
     within = starts[group] + (rng.random(len(group)) * sizes[group]).astype(np.int64)
     anywhere = rng.integers(0, len(flat), len(group))
     chosen = np.where(focused, within, anywhere)
     return [flat[i] for i in chosen], owner[chosen]
+
+
+def _pick_popular(
+    starts: np.ndarray,
+    sizes: np.ndarray,
+    group: np.ndarray,
+    focused: np.ndarray,
+    rng: np.random.Generator,
+    popularity: float,
+) -> np.ndarray:
+    """Picks weighted by item popularity 1/rank^s (ranks shuffled across all items)."""
+    n = int(sizes.sum())
+    weight = 1.0 / (1.0 + rng.permutation(n)) ** popularity
+    cum = np.cumsum(weight)
+    before = np.concatenate([[0.0], cum])[starts]  # weight of the items ahead of each group
+    in_group = cum[starts + sizes - 1] - before
+    u = rng.random(len(group))
+    target = np.where(focused, before[group] + u * in_group[group], u * cum[-1])
+    return np.minimum(np.searchsorted(cum, target, side="right"), n - 1)

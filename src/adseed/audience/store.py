@@ -3,6 +3,7 @@
     <home>/audience/<model>/CURRENT            → "gen-…" (replaced with os.replace)
     <home>/audience/<model>/gen-…/index.faiss  FAISS index (faiss.write_index)
                                   users.parquet user ids in slot order + running-sum state
+                                  items.parquet the user-space item vectors (space.py)
                                   meta.json     model, dimension, the Delta versions covered
 
 A save writes a whole new generation folder and only then points ``CURRENT`` at it,
@@ -22,14 +23,16 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from adseed.audience.userindex import UserIndex
-from adseed.audience.vectors import UserState
+from adseed.audience.vectors import ItemCatalog, UserState
 from adseed.index.store import table_name
 
-FORMAT = 2
+FORMAT = 3  # 3: the user space (items.parquet, fitted on behaviour) is saved too
 KEEP_GENERATIONS = 2
 STALE_TMP_S = 3600  # a temp folder this old belongs to a dead process
 USERS = pa.schema(
@@ -39,6 +42,12 @@ USERS = pa.schema(
         pa.field("ref", pa.float64(), nullable=False),
         pa.field("weight", pa.float64(), nullable=False),
         pa.field("count", pa.int64(), nullable=False),
+    ]
+)
+ITEMS = pa.schema(
+    [
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("vector", pa.list_(pa.float32()), nullable=False),
     ]
 )
 
@@ -54,6 +63,9 @@ class Meta:
     trained_at: int
     users: int
     weighting: list[float]  # view, click, purchase weights and the half-life in seconds
+    coengagement: float  # the blend the user space was fitted with
+    fitted_events: int  # events in the table when the user space was fitted
+    events_seen: int  # events in the table at events_version
     format: int = FORMAT
 
 
@@ -86,7 +98,7 @@ class AudienceStore:
         except (OSError, ValueError, TypeError):
             return None
 
-    def load(self, exact_below: int, nprobe: int) -> tuple[UserIndex, UserState, Meta]:
+    def load(self, exact_below: int, nprobe: int) -> tuple[UserIndex, UserState, ItemCatalog, Meta]:
         """The current generation; raises :class:`Unreadable` with the reason otherwise."""
         folder = self.current()
         if folder is None:
@@ -96,6 +108,7 @@ class AudienceStore:
             raise Unreadable(f"{folder.name}: missing or incompatible meta.json")
         try:
             users = pq.read_table(folder / "users.parquet")
+            items = _read_items(folder / "items.parquet", meta.dim)
             index = UserIndex.read(
                 folder / "index.faiss",
                 users["user_id"].to_pylist(),
@@ -108,9 +121,11 @@ class AudienceStore:
         state = UserState(
             *(users[c].to_numpy(zero_copy_only=False) for c in ("norm", "ref", "weight", "count"))
         )
-        return index, state, meta
+        return index, state, items, meta
 
-    def save(self, index: UserIndex, state: UserState, meta: Meta) -> Path | None:
+    def save(
+        self, index: UserIndex, state: UserState, items: ItemCatalog, meta: Meta
+    ) -> Path | None:
         """Write a new generation and point CURRENT at it; None if a newer one is there.
 
         The caller holds its writer lock, so ``index`` and ``state`` do not move.
@@ -122,21 +137,11 @@ class AudienceStore:
         tmp = self.root / f".tmp-{uuid.uuid4().hex}"
         tmp.mkdir()
         try:
-            n = len(index)
             index.write(tmp / "index.faiss")
-            users = pa.table(
-                {
-                    "user_id": pa.array(index.ids[:n], pa.string()),
-                    "norm": state.norm[:n],
-                    "ref": state.ref[:n],
-                    "weight": state.weight[:n],
-                    "count": state.count[:n],
-                },
-                schema=USERS,
-            )
-            pq.write_table(users, tmp / "users.parquet")
+            pq.write_table(_users_table(index, state), tmp / "users.parquet")
+            pq.write_table(_items_table(items), tmp / "items.parquet")
             (tmp / "meta.json").write_text(json.dumps(asdict(meta), indent=1))
-            for name in ("index.faiss", "users.parquet", "meta.json"):
+            for name in ("index.faiss", "users.parquet", "items.parquet", "meta.json"):
                 _fsync(tmp / name)
             final = self.root / f"gen-{time.time_ns():020d}-{os.getpid()}"
             os.rename(tmp, final)
@@ -164,6 +169,30 @@ class AudienceStore:
                         _remove(entry)
                 except FileNotFoundError:
                     pass
+
+
+def _users_table(index: UserIndex, state: UserState) -> pa.Table:
+    n = len(index)
+    columns = {"user_id": pa.array(index.ids[:n], pa.string())}
+    for name in ("norm", "ref", "weight", "count"):
+        columns[name] = pa.array(getattr(state, name)[:n])
+    return pa.table(columns, schema=USERS)
+
+
+def _items_table(items: ItemCatalog) -> pa.Table:
+    n, dim = items.matrix.shape
+    vectors = pa.ListArray.from_arrays(
+        pa.array(np.arange(n + 1, dtype=np.int32) * dim), pa.array(items.matrix.ravel())
+    )
+    return pa.table({"path": pa.array(items.paths, pa.string()), "vector": vectors}, schema=ITEMS)
+
+
+def _read_items(path: Path, dim: int) -> ItemCatalog:
+    table = pq.read_table(path)
+    flat = pc.list_flatten(table["vector"]).to_numpy(zero_copy_only=False)
+    if flat.size != table.num_rows * dim:
+        raise ValueError(f"items.parquet holds vectors that are not {dim}-dimensional")
+    return ItemCatalog(table["path"].to_pylist(), flat.reshape(table.num_rows, dim))
 
 
 def _fsync(path: Path) -> None:

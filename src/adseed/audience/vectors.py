@@ -162,6 +162,19 @@ def fold(
     return Folded(unit, norm, ref, weight, count.astype(np.int64))
 
 
+def event_coefficients(
+    n_users: int, user: np.ndarray, ts_s: np.ndarray, type_w: np.ndarray, weighting: Weighting
+) -> np.ndarray:
+    """Each event's weight in its user's vector, decayed from the user's latest event.
+
+    The same coefficients :func:`fold` applies when it folds everything at once; the
+    user space is fitted with them, so co-engagement follows current interests.
+    """
+    latest = np.full(n_users, -np.inf)
+    np.maximum.at(latest, user, ts_s)
+    return np.asarray(type_w, np.float64) * weighting.decay(latest[user] - ts_s)
+
+
 def empty_folded(n: int, dim: int) -> Folded:
     return Folded(
         np.zeros((n, dim), np.float32),
