@@ -1,8 +1,12 @@
 """The generation service: segment text → top-3 seed photos → (optionally) an ad in a volume.
 
-One call is one request and one MLflow trace (``adseed.tracing``) with a span per step:
-``retrieve`` (vector query, or the remembered candidates: attribute ``vector_query``),
-and with ``generate=True`` also ``generate`` (backend call), ``score`` and ``write``.
+One call is one request, recorded in MLflow (``adseed.tracing``) as a span
+``adseed.generate`` with a child per step: ``retrieve`` (vector query, or the remembered
+candidates: attribute ``vector_query``), and with ``generate=True`` also ``generate``
+(backend call), ``score`` and ``write``. Called inside an agent turn, those spans are
+part of the turn's trace and ``trace_id`` is the turn's; called alone, they are a trace
+of their own. Either way the trace carries the tag ``adseed.request_id``, which is also
+in the request's ``generations`` row.
 Only paths, hashes, sizes and scores go into spans; image bytes never leave this module
 except to the backend and the volume.
 
@@ -334,11 +338,12 @@ def _check_output(png: bytes, fmt: AdFormat, backend: str) -> None:
 
 
 def _write_trace(ws: Workspace, trace: Trace) -> str | None:
-    """Write the trace; a tracing failure must not turn a finished request into an error."""
+    """Record the trace (inside an agent turn: as part of the turn's trace); a tracing
+    failure must not turn a finished request into an error."""
     import logging
 
     try:
-        return TraceStore.for_settings(ws.settings).write(trace)
+        return TraceStore.for_settings(ws.settings).record(trace)
     except Exception as exc:  # noqa: BLE001 - the store is best effort, the ad is not
         logging.getLogger("adseed.generate").warning("could not record the trace: %s", exc)
         return None
