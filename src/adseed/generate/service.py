@@ -49,14 +49,8 @@ from adseed.generate.base import (
     build_generator,
     parse_format,
 )
-from adseed.generate.records import (
-    GENERATIONS,
-    Remembered,
-    generation_row,
-    memory_key,
-    recall,
-    remember,
-)
+from adseed.generate.memory import Remembered, SeedMemory, memory_key
+from adseed.generate.records import GENERATIONS, generation_row
 from adseed.storage.volumes import VolumePath, VolumeRef
 from adseed.tracing import Trace, TraceStore
 
@@ -197,7 +191,8 @@ def _retrieve(ws: Workspace, trace: Trace, text: str) -> tuple[Remembered, bool]
         model_id = ws.embedder().model_id
         version = index_version(ws)
         key = memory_key(text, model_id, version, ws.principal.name)
-        found = recall(ws.tables, key)
+        memory = SeedMemory(ws.home)
+        found = memory.recall(key)
         reused = found is not None
         if found is None:
             hits = ws.search([text], k=CANDIDATES, kind="seed")[0].hits
@@ -207,7 +202,7 @@ def _retrieve(ws: Workspace, trace: Trace, text: str) -> tuple[Remembered, bool]
                     "needed: ingest more with --kind seed, then embed and sync the index"
                 )
             found = Remembered(tuple(h.path for h in hits), tuple(h.score for h in hits))
-            remember(ws.tables, key, text, model_id, version, ws.principal.name, found)
+            found = memory.remember(key, text, model_id, version, ws.principal.name, found)
         span.set_attributes(vector_query=not reused, source="memory" if reused else "index",
                             memory_key=key, index_version=version, model_id=model_id)  # fmt: skip
         span.set_outputs(candidates=list(found.candidates),
