@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import io
+import itertools
 import json
 import random
 import sys
@@ -42,6 +43,7 @@ from PIL import Image
 
 from _common import DATASETS, cores, labelled_rows, scratch_workspace
 
+PROPOSALS = itertools.count(1)  # across runs: no run reuses another's remembered three
 SCRIPTS = [
     ["dog owners who love parks", "yes", "no", "no", "no", "no"],
     ["cat people who love the snow", "yes", "not this", "yes"],
@@ -100,12 +102,9 @@ def turn_latency(ws, conversations: int, traced: bool, pause: float) -> None:
         """The keyword fake, with a new description per proposal: every accepted idea
         is a fresh vector query, as with real marketers, instead of a remembered one."""
 
-        count = 0
-
         def propose(self, brief):
             p = super().propose(brief)
-            BenchChatModel.count += 1
-            return p and dataclasses.replace(p, description=f"{p.prompt} {BenchChatModel.count}")
+            return p and dataclasses.replace(p, description=f"{p.prompt} {next(PROPOSALS)}")
 
     tool, label = service_tool()
     agent = AdAgent(ws, chat_model=BenchChatModel(), tool=tool)
@@ -117,7 +116,7 @@ def turn_latency(ws, conversations: int, traced: bool, pause: float) -> None:
     for n in range(conversations):
         for text in SCRIPTS[n % len(SCRIPTS)]:
             request = {"input": [{"role": "user", "content": text}],
-                       "custom_inputs": {"session_id": f"bench-{traced}-{n}"}}
+                       "custom_inputs": {"session_id": f"bench-{traced}-{pause}-{n}"}}  # own sessions
             start = time.perf_counter()
             response = agent.predict(ResponsesAgentRequest.model_validate(request))
             json.dumps(response.model_dump(exclude_none=True))
