@@ -8,7 +8,7 @@ each segment query (bench/segment_queries.json):
 
 * retrieval: ``Workspace.search([q], k=3, kind="seed")``, a fresh vector query with the
   text encoder (what the first request for a text costs), and the remembered
-  candidates (what seed_index 1 and 2 cost: one filtered Delta read);
+  candidates (what seed_index 1 and 2 cost: one SQLite look-up);
 * compositor: ``Compositor.generate`` on the top seed and the pack-shot, for each of
   the four formats (bytes in, PNG bytes out: decode, crop, cut-out, layout, text, encode);
 * service: ``generate_ad(..., generate=True)`` end to end (retrieval from memory,
@@ -28,7 +28,7 @@ from pathlib import Path
 
 from adseed.generate.base import FORMATS, AdRequest
 from adseed.generate.compositor import Compositor
-from adseed.generate.records import memory_key, recall
+from adseed.generate.memory import SeedMemory, memory_key
 from adseed.generate.service import generate_ad, index_version
 
 from _common import cores, require_datasets, scratch_workspace
@@ -84,7 +84,7 @@ def main() -> None:
             search += timed(lambda q=query: ws.search([q], k=3, kind="seed"), args.repeat)
             first = generate_ad(ws, query)  # remembers the three
             key = memory_key(query, ws.embedder().model_id, index_version(ws), ws.principal.name)
-            recalled += timed(lambda k=key: recall(ws.tables, k), args.repeat)
+            recalled += timed(lambda k=key: SeedMemory(ws.home).recall(k), args.repeat)
             seed = ws.read_file(first.seed_path)
             for name, fmt in FORMATS.items():
                 request = AdRequest(seed, brand, query, fmt)

@@ -12,8 +12,8 @@ from agent_helpers import image_tool, seeded_workspace
 import adseed.agent.mlflow_model as model_file
 from adseed.agent.core import Agent
 from adseed.agent.fake import FakeChatModel
-from adseed.agent.tracing import tracking_uri
 from adseed.config import resolve_settings
+from adseed.tracing import tracking_uri
 
 
 @pytest.fixture

@@ -65,3 +65,16 @@ def test_class_vectors_are_cached_on_disk(conse: ConSEEmbedder) -> None:
 def test_undecodable_bytes_are_rejected(conse: ConSEEmbedder) -> None:
     with pytest.raises(RejectedFile, match="cannot decode"):
         conse.embed_images([b"GIF89a not really"])
+
+
+def test_a_few_texts_run_single_threaded_with_the_same_vectors(conse: ConSEEmbedder) -> None:
+    """Queries take the one-thread ONNX Runtime path, batches torch's: same space, to 1e-5."""
+    from adseed.embed.minilm import SMALL_BATCH
+
+    texts = ["a dog in a park", "people who want a tiny dog they can carry in a handbag", "x"]
+    assert len(texts) <= SMALL_BATCH < len(texts * 2)
+    small = conse.sentences.encode(texts)
+    batch = conse.sentences.encode(texts * 2)[: len(texts)]  # padded to the longest text
+    np.testing.assert_allclose(small, batch, atol=1e-5)
+    assert conse.sentences._single.get_session_options().intra_op_num_threads == 1
+    assert list(conse.cache_dir.glob("minilm-*.onnx"))

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from adseed.errors import InvalidInput, InvalidPath, NotFound, RejectedFile, StateError
-from adseed.generate.records import GENERATIONS, SEED_MEMORY
+from adseed.generate.memory import SeedMemory
+from adseed.generate.records import GENERATIONS
 from adseed.generate.service import REQUEST_TAG, generate_ad
 from adseed.tracing import TraceStore
 from adseed.workspace import Workspace
@@ -73,7 +74,7 @@ def test_seed_index_reuses_the_three_without_a_new_query(ready: Workspace, monke
         assert retrieve["attributes"]["vector_query"] is False
         assert retrieve["attributes"]["source"] == "memory"
         assert retrieve["outputs"]["candidates"] == first.candidates
-    assert ready.tables.read(SEED_MEMORY).num_rows == 1
+    assert SeedMemory(ready.home).count() == 1
 
 
 def test_a_synced_index_gets_a_fresh_query(ready: Workspace, tmp_path: Path) -> None:
@@ -84,7 +85,7 @@ def test_a_synced_index_gets_a_fresh_query(ready: Workspace, tmp_path: Path) -> 
     ready.sync_index()
     result = generate_ad(ready, SEGMENT, seed_index=1)
     assert _spans(ready, result.trace_id)["retrieve"]["attributes"]["vector_query"] is True
-    assert ready.tables.read(SEED_MEMORY).num_rows == 2
+    assert SeedMemory(ready.home).count() == 2
 
 
 def test_generate_writes_the_ad_its_row_and_one_trace(ready: Workspace) -> None:

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from adseed.agent import policy, tracing
+from adseed import tracing
+from adseed.agent import policy
 from adseed.agent.chat import Brief, ChatModel, Intent, Proposal, ReadContext, Reading, Stage
 from adseed.agent.sessions import Session, SessionStore, check_session_id, new_session_id
 from adseed.agent.tools import (

@@ -25,8 +25,8 @@ from mlflow.types.responses import ResponsesAgentRequest, ResponsesAgentResponse
 from adseed.agent.chat import ChatModel, build_chat_model
 from adseed.agent.core import Agent, ImageTool, TurnResult
 from adseed.agent.tools import generate_ad_image
-from adseed.agent.tracing import use_workspace_store
 from adseed.errors import InvalidInput
+from adseed.tracing import use_workspace_store
 
 if TYPE_CHECKING:
     from adseed.config import Settings

@@ -107,7 +107,7 @@ class ConSEEmbedder:
 
     @cached_property
     def sentences(self) -> SentenceEncoder:
-        return SentenceEncoder()
+        return SentenceEncoder(cache_dir=self.cache_dir)
 
     @cached_property
     def classifier(self) -> ImageNetClassifier:

@@ -1,24 +1,15 @@
-"""The generation stage's Delta tables: ``generations`` (lineage) and ``seed_memory``.
+"""The generation stage's Delta table ``generations``: one lineage row per generated ad.
 
-``generations`` has one row per generated ad: where the PNG is, its hash, and everything
-it came from (segment text, seed and brand paths, backend, parameters) with its
-creative scores, so any ad can be traced back and re-made. ``request_id`` is also the
-tag ``adseed.request_id`` of the request's MLflow trace. The row's ``volume`` makes it
-belong to the schema of the ``generated`` volume it was written to, as governance reads
-per-schema tables.
-
-``seed_memory`` remembers the top-3 seeds retrieved for a segment text, so that
-seed_index 1 and 2 (also asked by a later process) reuse the same three without a
-new vector query. Its key is the normalised text, the embedder's model id, the
-index's Delta watermark and the principal: a re-synced index, another embedder or a
-caller with other grants gets a fresh query.
+Each row says where the PNG is, its hash, and everything it came from (segment text,
+seed and brand paths, backend, parameters) with its creative scores, so any ad can be
+traced back and re-made. ``request_id`` is also the tag ``adseed.request_id`` of the
+MLflow trace the request is part of. The row's ``volume`` makes it belong to the schema
+of the ``generated`` volume it was written to, as governance reads per-schema tables.
+(The remembered top-3 seeds live in SQLite: see :mod:`adseed.generate.memory`.)
 """
 
 from __future__ import annotations
 
-import hashlib
-import unicodedata
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -26,7 +17,6 @@ import pyarrow as pa
 from adseed.storage.tables import TS, Tables
 
 GENERATIONS = "generations"
-SEED_MEMORY = "seed_memory"
 
 GENERATIONS_SCHEMA = pa.schema(
     [
@@ -48,77 +38,13 @@ GENERATIONS_SCHEMA = pa.schema(
     ]
 )
 
-SEED_MEMORY_SCHEMA = pa.schema(
-    [
-        pa.field("key", pa.string(), nullable=False),
-        pa.field("segment_text", pa.string(), nullable=False),
-        pa.field("model_id", pa.string(), nullable=False),
-        pa.field("index_version", pa.string(), nullable=False),
-        pa.field("principal", pa.string(), nullable=False),
-        pa.field("candidates", pa.list_(pa.string()), nullable=False),
-        pa.field("scores", pa.list_(pa.float64()), nullable=False),
-        pa.field("created_at", TS, nullable=False),
-    ]
-)
-
-
 def create_tables(tables: Tables) -> None:
-    """Migration step (``0007_generations``): both tables, with change data feed."""
+    """Migration step (``0007_generations``): the lineage table, with change data feed.
+
+    Workspaces made before migration 0008 also got a Delta table ``seed_memory`` here;
+    0008 moves its rows to :mod:`adseed.generate.memory` and removes it.
+    """
     tables.create(GENERATIONS, GENERATIONS_SCHEMA)
-    tables.create(SEED_MEMORY, SEED_MEMORY_SCHEMA)
-
-
-def normalise_text(text: str) -> str:
-    """The form under which two segment texts count as the same request."""
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
-
-
-def memory_key(text: str, model_id: str, index_version: str, principal: str) -> str:
-    parts = (normalise_text(text), model_id, index_version, principal)
-    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class Remembered:
-    """The candidates once retrieved for a key, best first."""
-
-    candidates: tuple[str, ...]
-    scores: tuple[float, ...]
-
-
-def recall(tables: Tables, key: str) -> Remembered | None:
-    """The latest remembered candidates for ``key``, or None."""
-    rows = tables.read(
-        SEED_MEMORY, columns=["candidates", "scores", "created_at"], filters=[("key", "=", key)]
-    )
-    if rows.num_rows == 0:
-        return None
-    latest = max(range(rows.num_rows), key=lambda i: rows["created_at"][i].as_py())
-    return Remembered(
-        tuple(rows["candidates"][latest].as_py()), tuple(rows["scores"][latest].as_py())
-    )
-
-
-def remember(
-    tables: Tables,
-    key: str,
-    text: str,
-    model_id: str,
-    index_version: str,
-    principal: str,
-    found: Remembered,
-) -> None:
-    row = {
-        "key": [key],
-        "segment_text": [text],
-        "model_id": [model_id],
-        "index_version": [index_version],
-        "principal": [principal],
-        "candidates": [list(found.candidates)],
-        "scores": [list(found.scores)],
-        "created_at": [datetime.now(UTC)],
-    }
-    tables.append(SEED_MEMORY, pa.Table.from_pydict(row, schema=SEED_MEMORY_SCHEMA))
 
 
 def generation_row(**values: object) -> pa.Table:

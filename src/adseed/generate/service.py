@@ -1,8 +1,12 @@
 """The generation service: segment text → top-3 seed photos → (optionally) an ad in a volume.
 
-One call is one request and one MLflow trace (``adseed.tracing``) with a span per step:
-``retrieve`` (vector query, or the remembered candidates: attribute ``vector_query``),
-and with ``generate=True`` also ``generate`` (backend call), ``score`` and ``write``.
+One call is one request, recorded in MLflow (``adseed.tracing``) as a span
+``adseed.generate`` with a child per step: ``retrieve`` (vector query, or the remembered
+candidates: attribute ``vector_query``), and with ``generate=True`` also ``generate``
+(backend call), ``score`` and ``write``. Called inside an agent turn, those spans are
+part of the turn's trace and ``trace_id`` is the turn's; called alone, they are a trace
+of their own. Either way the trace carries the tag ``adseed.request_id``, which is also
+in the request's ``generations`` row.
 Only paths, hashes, sizes and scores go into spans; image bytes never leave this module
 except to the backend and the volume.
 
@@ -45,14 +49,8 @@ from adseed.generate.base import (
     build_generator,
     parse_format,
 )
-from adseed.generate.records import (
-    GENERATIONS,
-    Remembered,
-    generation_row,
-    memory_key,
-    recall,
-    remember,
-)
+from adseed.generate.memory import Remembered, SeedMemory, memory_key
+from adseed.generate.records import GENERATIONS, generation_row
 from adseed.storage.volumes import VolumePath, VolumeRef
 from adseed.tracing import Trace, TraceStore
 
@@ -193,7 +191,8 @@ def _retrieve(ws: Workspace, trace: Trace, text: str) -> tuple[Remembered, bool]
         model_id = ws.embedder().model_id
         version = index_version(ws)
         key = memory_key(text, model_id, version, ws.principal.name)
-        found = recall(ws.tables, key)
+        memory = SeedMemory(ws.home)
+        found = memory.recall(key)
         reused = found is not None
         if found is None:
             hits = ws.search([text], k=CANDIDATES, kind="seed")[0].hits
@@ -203,7 +202,7 @@ def _retrieve(ws: Workspace, trace: Trace, text: str) -> tuple[Remembered, bool]
                     "needed: ingest more with --kind seed, then embed and sync the index"
                 )
             found = Remembered(tuple(h.path for h in hits), tuple(h.score for h in hits))
-            remember(ws.tables, key, text, model_id, version, ws.principal.name, found)
+            found = memory.remember(key, text, model_id, version, ws.principal.name, found)
         span.set_attributes(vector_query=not reused, source="memory" if reused else "index",
                             memory_key=key, index_version=version, model_id=model_id)  # fmt: skip
         span.set_outputs(candidates=list(found.candidates),
@@ -334,11 +333,12 @@ def _check_output(png: bytes, fmt: AdFormat, backend: str) -> None:
 
 
 def _write_trace(ws: Workspace, trace: Trace) -> str | None:
-    """Write the trace; a tracing failure must not turn a finished request into an error."""
+    """Record the trace (inside an agent turn: as part of the turn's trace); a tracing
+    failure must not turn a finished request into an error."""
     import logging
 
     try:
-        return TraceStore.for_settings(ws.settings).write(trace)
+        return TraceStore.for_settings(ws.settings).record(trace)
     except Exception as exc:  # noqa: BLE001 - the store is best effort, the ad is not
         logging.getLogger("adseed.generate").warning("could not record the trace: %s", exc)
         return None

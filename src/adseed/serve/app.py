@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from adseed.config import Settings
 from adseed.errors import AdseedError, NotFound, PermissionDenied, Unauthenticated
+from adseed.tracing import use_workspace_store
 from adseed.workspace import Workspace
 
 DENIED_BODY = {"error_code": "PERMISSION_DENIED", "message": "Permission denied."}
@@ -28,6 +29,7 @@ def create_app(settings: Settings, routers: Iterable[APIRouter] = ()) -> FastAPI
 
     app = FastAPI(title="adseed", version="0.1.0")
     app.state.workspace = Workspace.load(settings)
+    use_workspace_store(settings)  # requests' traces export in the background, not inline
     app.include_router(files_router)
     app.include_router(serving_router)
     for router in routers:

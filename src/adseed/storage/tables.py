@@ -157,6 +157,12 @@ def _m0007_generations(tables: Tables) -> None:
     create_tables(tables)
 
 
+def _m0008_seed_memory_sqlite(tables: Tables) -> None:
+    from adseed.generate.memory import migrate_from_delta  # measured reason in its docstring
+
+    migrate_from_delta(tables)
+
+
 MIGRATIONS: list[tuple[str, Callable[[Tables], None]]] = [
     ("0001_assets", _m0001_assets),
     ("0002_asset_embeddings", _m0002_asset_embeddings),
@@ -165,6 +171,7 @@ MIGRATIONS: list[tuple[str, Callable[[Tables], None]]] = [
     ("0005_audience_events", _m_audience_events),
     ("0006_audience_segments", _m_audience_segments),
     ("0007_generations", _m0007_generations),
+    ("0008_seed_memory_sqlite", _m0008_seed_memory_sqlite),
 ]
 
 
