@@ -7,7 +7,9 @@ exactly like third-party ones, so a plugin package only has to declare
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
@@ -54,3 +56,9 @@ def build_embedder(name: str, settings: Settings) -> Embedder:
     """Instantiate the embedder registered under ``name`` with the resolved settings."""
     embedder: Embedder = plugins.build("adseed.embedders", name, settings, "embedder")
     return embedder
+
+
+def file_digest(path: Path, chars: int = 16) -> str:
+    """The start of a weights file's SHA-256: names caches and model ids by content."""
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()[:chars]

@@ -15,7 +15,6 @@ torchvision exists it is used for the import, but never for preprocessing, so on
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import re
@@ -30,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from adseed.embed.base import normalize
+from adseed.embed.base import file_digest, normalize
 from adseed.embed.open_clip_compat import import_open_clip
 from adseed.errors import BackendError, ConfigError, RejectedFile
 
@@ -142,9 +141,6 @@ class _Weights:
     preprocess: dict[str, Any] | None = None  # the tag's preprocessing, for a cached file
 
 
-def _file_digest(path: Path) -> str:
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()[:12]
 
 
 def _tag_weights(open_clip: Any, tag: str, cfg: dict[str, Any]) -> _Weights:
@@ -175,7 +171,7 @@ def _resolve_weights(open_clip: Any, model_name: str, pretrained: str | Path | N
         return _tag_weights(open_clip, value.lower().replace("-", "_"), cfg)
     path = Path(value).expanduser()
     if path.is_file():
-        return _Weights(str(path.resolve()), f"sha256-{_file_digest(path)}")
+        return _Weights(str(path.resolve()), f"sha256-{file_digest(path, 12)}")
     tags = ", ".join(open_clip.list_pretrained_tags_by_model(model_name)) or "none"
     raise ConfigError(
         f"clip_pretrained {value!r} is neither a pretrained tag of {model_name} "

