@@ -1,10 +1,11 @@
-"""One agent turn: load the session, read the reply, step the policy, call the tool, save.
+"""One agent turn: load the session, read the reply, step the policy, call the tools, save.
 
-A turn is atomic: the session is stored only after the tool call succeeded, so a
+A turn is atomic: the session is stored only after the tool calls succeeded, so a
 failed generation (or a denied read) leaves the conversation exactly where it was and
-the same reply can be sent again. The workspace the agent holds acts for the
-conversation's principal; the tool runs with that workspace and so with the
-marketer's own rights, never more.
+the same reply can be sent again. (Copy written before a failed generation stays in
+the ``copy`` table; sending the reply again reads that run back, it is not rewritten.)
+The workspace the agent holds acts for the conversation's principal; the tools run
+with that workspace and so with the marketer's own rights, never more.
 """
 
 from __future__ import annotations
