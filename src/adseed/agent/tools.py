@@ -19,11 +19,12 @@ model only says what is sold and what to stress.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from adseed.copy.placements import DEFAULT_PLACEMENT, PLACEMENTS
 from adseed.errors import InvalidInput, NotFound
+from adseed.generate.service import GenerateResult, generate_ad
 
 if TYPE_CHECKING:
     from adseed.workspace import Workspace
@@ -53,19 +54,13 @@ TOOL_SPEC: dict[str, Any] = {
 
 
 @dataclass(frozen=True)
-class ToolResult:
-    """What the service returned: paths only, never bytes."""
+class ToolResult(GenerateResult):
+    """What the service returned, plus the pack-shot the adapter chose: paths, never bytes."""
 
-    candidates: list[str]
-    seed_index: int
-    seed_path: str
-    image_path: str | None
-    scores: dict[str, float] | None
-    trace_id: str | None
     brand_path: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**super().to_dict(), "brand_path": self.brand_path}
 
 
 def check_arguments(prompt: Any, seed_index: Any, generate: Any) -> tuple[str, int, bool]:
@@ -98,8 +93,6 @@ def generate_ad_image(
 ) -> ToolResult:
     """Call the generation service as ``workspace``'s principal; see the module docstring."""
     prompt, seed_index, generate = check_arguments(prompt, seed_index, generate)
-    from adseed.generate.service import generate_ad
-
     if generate and brand is None:
         # the marketer named no product: the brand image that best fits the picture
         brand = find_brand(workspace, prompt)
@@ -107,15 +100,7 @@ def generate_ad_image(
         workspace, prompt, seed_index=seed_index, generate=generate, brand=brand,
         headline=headline, cta=cta,
     )  # fmt: skip
-    return ToolResult(
-        candidates=list(out.candidates),
-        seed_index=out.seed_index,
-        seed_path=out.seed_path,
-        image_path=out.image_path,
-        scores=out.scores,
-        trace_id=out.trace_id,
-        brand_path=brand,
-    )
+    return ToolResult(**{f.name: getattr(out, f.name) for f in fields(out)}, brand_path=brand)
 
 
 # -- the copy tool ---------------------------------------------------------------------
