@@ -17,8 +17,7 @@ import json
 import re
 import sqlite3
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 
 from adseed.agent.policy import State
 from adseed.errors import InvalidInput, StateError
+from adseed.storage.sqlite import SqliteFile
 
 _ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 _SCHEMA = """
@@ -72,21 +72,10 @@ def new_session_id() -> str:
 class SessionStore:
     def __init__(self, home: Path) -> None:
         self.path = home / "agent" / "sessions.db"
-        self._ready = False
+        self._file = SqliteFile(self.path, _SCHEMA)
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        if not self._ready:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with sqlite3.connect(self.path) as conn:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.executescript(_SCHEMA)
-            self._ready = True
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            yield conn
-        finally:
-            conn.close()
+    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._file.connect()
 
     def load(self, principal: str, session_id: str) -> Session:
         """The principal's session of that id, or a new empty one (not stored until saved)."""

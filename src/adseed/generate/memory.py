@@ -26,12 +26,13 @@ import json
 import shutil
 import sqlite3
 import unicodedata
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from adseed.storage.sqlite import SqliteFile
 
 if TYPE_CHECKING:
     from adseed.storage.tables import Tables
@@ -68,22 +69,10 @@ class SeedMemory:
 
     def __init__(self, home: Path) -> None:
         self.path = home / "generate" / "seed_memory.db"
-        self._ready = False
+        self._file = SqliteFile(self.path, _SCHEMA, ("synchronous = NORMAL",))
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        if not self._ready:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with sqlite3.connect(self.path, timeout=30) as conn:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.executescript(_SCHEMA)
-            self._ready = True
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            conn.execute("PRAGMA synchronous = NORMAL")
-            yield conn
-        finally:
-            conn.close()
+    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._file.connect()
 
     def recall(self, key: str) -> Remembered | None:
         """The candidates remembered for ``key``, or None."""
