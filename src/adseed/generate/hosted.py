@@ -223,19 +223,20 @@ def retry_settings(settings: Any) -> dict[str, Any]:
 
 class HostedBackend:
     """What the hosted backends share: the bearer credential, the timeouts, the retry
-    budget and the (injectable) clock. Each backend adds its own protocol on top."""
+    budget and the (injectable) clock. Each backend adds its own protocol on top, and
+    passes these keyword arguments through unchanged."""
 
     def __init__(
         self,
         key: str,
         *,
-        request_timeout_s: float,
-        generation_timeout_s: float,
-        max_attempts: int,
-        retry_base_delay_s: float,
-        retry_max_delay_s: float,
-        clock: Clock | None,
-        rng: random.Random | None,
+        request_timeout_s: float = 120.0,
+        generation_timeout_s: float = 300.0,
+        max_attempts: int = 5,
+        retry_base_delay_s: float = 1.0,
+        retry_max_delay_s: float = 30.0,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.request_timeout_s = request_timeout_s
         self.generation_timeout_s = generation_timeout_s

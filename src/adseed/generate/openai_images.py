@@ -75,24 +75,9 @@ class OpenAIImageGenerator(HostedBackend):
         model: str = "gpt-image-1",
         quality: str = "auto",
         input_fidelity: str = "high",
-        request_timeout_s: float = 120.0,
-        generation_timeout_s: float = 300.0,
-        max_attempts: int = 5,
-        retry_base_delay_s: float = 1.0,
-        retry_max_delay_s: float = 30.0,
-        clock: Clock | None = None,
-        rng: random.Random | None = None,
+        **hosted: Any,  # timeouts, retry budget, clock: see HostedBackend
     ) -> None:
-        super().__init__(
-            api_key,
-            request_timeout_s=request_timeout_s,
-            generation_timeout_s=generation_timeout_s,
-            max_attempts=max_attempts,
-            retry_base_delay_s=retry_base_delay_s,
-            retry_max_delay_s=retry_max_delay_s,
-            clock=clock,
-            rng=rng,
-        )
+        super().__init__(api_key, **hosted)
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.quality = quality

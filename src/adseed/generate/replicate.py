@@ -103,28 +103,13 @@ class ReplicateGenerator(HostedBackend):
         *,
         base_url: str = "https://api.replicate.com",
         model: str = "flux-kontext-apps/multi-image-kontext-pro",
-        request_timeout_s: float = 120.0,
-        generation_timeout_s: float = 300.0,
-        max_attempts: int = 5,
-        retry_base_delay_s: float = 1.0,
-        retry_max_delay_s: float = 30.0,
         max_output_bytes: int = 50 * 1024 * 1024,
         poll_interval_s: float = 1.0,
-        clock: Clock | None = None,
-        rng: random.Random | None = None,
+        **hosted: Any,  # timeouts, retry budget, clock: see HostedBackend
     ) -> None:
         if not _MODEL.match(model):
             raise ConfigError(f"replicate_model {model!r}: expected OWNER/NAME")
-        super().__init__(
-            api_token,
-            request_timeout_s=request_timeout_s,
-            generation_timeout_s=generation_timeout_s,
-            max_attempts=max_attempts,
-            retry_base_delay_s=retry_base_delay_s,
-            retry_max_delay_s=retry_max_delay_s,
-            clock=clock,
-            rng=rng,
-        )
+        super().__init__(api_token, **hosted)
         self.model = model
         self.base_url = httpx.URL(base_url.rstrip("/") + "/")
         self.max_output_bytes = max_output_bytes
