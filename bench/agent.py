@@ -56,8 +56,8 @@ def service_tool():
     the turn is measured without generation (the issue's definition), retrieval included."""
     from adseed.agent.tools import generate_ad_image
 
-    def retrieval_only(ws, prompt, seed_index, generate, brand=None):
-        return generate_ad_image(ws, prompt, seed_index, False, brand)
+    def retrieval_only(ws, prompt, seed_index, generate, brand=None, **words):
+        return generate_ad_image(ws, prompt, seed_index, False, brand, **words)
 
     return retrieval_only, "generation service, generate forced off (retrieval only)"
 

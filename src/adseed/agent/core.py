@@ -199,10 +199,9 @@ class Agent:
     def _execute(self, call: policy.ToolCall, state: policy.State) -> ToolResult:
         with tracing.span(call.name, "TOOL", call.arguments()) as sp:
             brand = self._brand(call.product)
-            words = {"headline": state.headline, "cta": state.cta} if call.generate else {}
             result = self.tool(
                 self.workspace, call.prompt, call.seed_index, call.generate, brand,
-                **{k: v for k, v in words.items() if v},
+                headline=state.headline, cta=state.cta,
             )  # fmt: skip
             sp.set_outputs(result.to_dict())
         return result
