@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
+from adseed.copy.brief import SCHEMA as BRIEF_SCHEMA
 from adseed.copy.placements import DEFAULT_PLACEMENT, PLACEMENTS
 from adseed.errors import InvalidInput, NotFound
 from adseed.generate.service import GenerateResult, generate_ad
@@ -106,7 +107,8 @@ def generate_ad_image(
 # -- the copy tool ---------------------------------------------------------------------
 
 COPY_TOOL_NAME = "write_ad_copy"
-MAX_BENEFITS = 12  # the brief format's own limit
+MAX_BENEFITS = BRIEF_SCHEMA["properties"]["benefits"]["maxItems"]  # the brief format's limits
+MAX_AUDIENCE = BRIEF_SCHEMA["properties"]["audience"]["maxLength"]
 COPY_TOOL_SPEC: dict[str, Any] = {
     "type": "function",
     "function": {
@@ -179,7 +181,7 @@ def write_ad_copy(
     brief: dict[str, Any] = {"product": product, "benefits": list(checked),
                              "placements": [placement]}  # fmt: skip
     if audience and audience.strip():
-        brief["audience"] = _clip(audience.strip(), 150)  # the brief format's limit
+        brief["audience"] = _clip(audience.strip(), MAX_AUDIENCE)
     (run,) = workspace.write_copy(brief, placement=placement, variants=1)
     first = run.variants[0]
     return CopyResult(
